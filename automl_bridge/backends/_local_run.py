@@ -1,0 +1,424 @@
+"""One execution of a local run, from raw data to a saved RunResult.
+
+Order of work (all inside the time budget): start the worker processes (they import
+scikit-learn while the data is validated here), validate the data, open or resume the study,
+search, choose the final model, write ``result.json`` and ``model.skops``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from automl_bridge.backends.local import (
+    available_memory_bytes,
+    check_memory,
+    new_run_id,
+    summarize_failures,
+    usable_families,
+)
+from automl_bridge.engine.study import (
+    ATTR_SESSIONS,
+    ATTR_STATUS,
+    TRIAL_ATTR,
+    create_run_study,
+    find_resumable,
+    load_run_study,
+    now_iso,
+    open_storage,
+)
+from automl_bridge.metrics import get_metric
+from automl_bridge.results import Candidate, CandidateState, RunResult, RunStatus
+
+if TYPE_CHECKING:
+    from automl_bridge.backends.local import LocalBackend
+    from automl_bridge.data import TrainingData
+    from automl_bridge.engine.evaluate import EvalContext
+    from automl_bridge.spec import JobSpec
+
+log = logging.getLogger("automl_bridge.local")
+
+#: Fraction of the budget (at least 0.5 s, at most 5 s) kept for writing results.
+WRITE_RESERVE_REL = 0.03
+#: Default configurations of these families are tried first, in this order.
+WARM_START = ("hist_gradient_boosting", "random_forest", "linear")
+
+
+class LocalRun:
+    """Executes one run; see the module docstring."""
+
+    def __init__(self, *, backend: LocalBackend, spec: JobSpec, resume: bool,
+                 run_id: str | None, cancel: threading.Event, progress: Any) -> None:
+        from automl_bridge.progress import SilentProgress
+
+        self.backend = backend
+        self.spec = spec
+        self.resume = resume
+        self.run_id = run_id
+        self.cancel = cancel
+        self.progress = progress or SilentProgress()
+        self.t0 = time.monotonic()
+        self.started_at = now_iso()
+        self.warnings: list[str] = []
+        self._storage_label = "memory"
+        self._deadline_for_final: float | None = None
+        self.final_note: tuple[str, Any] = ("", None)
+        budget = spec.time_budget_s
+        self.deadline = None if budget is None else self.t0 + budget
+        self.write_reserve = 0.0 if budget is None else min(5.0, max(0.5, WRITE_RESERVE_REL
+                                                                     * budget))
+
+    # --- top level ---------------------------------------------------------------------------
+
+    def execute(self, data: Any) -> RunResult:
+        """Run everything; Ctrl-C writes a partial result marked ``interrupted`` and re-raises."""
+        import optuna
+
+        from automl_bridge.data import prepare_training_data
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # our progress replaces its log
+        executors = self._start_executors()
+        try:
+            tdata = prepare_training_data(data, self.spec)
+            return self._execute(tdata, executors)
+        finally:
+            for ex in executors:
+                ex.close()
+
+    def _start_executors(self) -> list[Any]:
+        from automl_bridge.engine.workers import InlineExecutor, ProcessExecutor
+
+        b = self.backend
+        isolation = b.isolation
+        if isolation == "auto":
+            isolation = "inline" if self.spec.time_budget_s is None else "process"
+        self.isolation = isolation
+        cores = _cores()
+        n_threads = max(1, cores // b.n_jobs)
+        kind = ProcessExecutor if isolation == "process" else InlineExecutor
+        return [kind(n_threads=n_threads) for _ in range(b.n_jobs)]
+
+    def _execute(self, tdata: TrainingData, executors: list[Any]) -> RunResult:
+        from automl_bridge.engine.evaluate import EvalContext
+        from automl_bridge.engine.runner import Budget, Search
+        from automl_bridge.engine.splits import make_splits
+        from automl_bridge.models.families import DataContext
+
+        spec = self.spec
+        self.warnings.extend(tdata.warnings)
+        check_memory(int(tdata.X.memory_usage(deep=True).sum()), 4 + 2 * len(executors),
+                     available_memory_bytes())
+        splits, scheme, split_warnings = make_splits(
+            tdata.y, tdata.task, spec.validation_method, folds=spec.validation_folds,
+            fraction=spec.validation_fraction, seed=spec.seed)
+        self.warnings.extend(split_warnings)
+        n_train = len(splits[0][0])
+        space_ctx = DataContext(task=tdata.task, n_rows=n_train, n_features=len(tdata.schema.kinds),
+                                n_classes=tdata.n_classes, seed=spec.seed)
+        families, fam_warnings = usable_families(spec, tdata.task, space_ctx)
+        self.warnings.extend(fam_warnings)
+        ectx = EvalContext(X=tdata.X, y=tdata.y, task=tdata.task, classes=tdata.classes,
+                           metric=tdata.metric, pos_label=tdata.pos_label,
+                           kinds=tdata.schema.kinds, input_columns=list(tdata.X.columns),
+                           splits=splits, target=spec.target, seed=spec.seed,
+                           n_threads=executors[0].n_threads)
+        for ex in executors:
+            ex.load(ectx)
+        direction = get_metric(tdata.metric).direction
+        study, session = self._open_study(tdata, direction, families, space_ctx)
+        trials_left = None
+        if spec.max_trials is not None:
+            trials_left = max(0, spec.max_trials - _finished(study))
+        budget = Budget(deadline=self._session_deadline(study, session),
+                        trials_left=trials_left, write_reserve_s=self.write_reserve)
+        self._deadline_for_final = budget.deadline
+        search = Search(study=study, families=families, space_ctx=space_ctx,
+                        executors=executors, budget=budget, direction=direction,
+                        session=session, cancel=self.cancel, progress=self.progress)
+        self.progress.start(run_id=self.run_id or "", metric=tdata.metric,
+                            max_trials=spec.max_trials, time_budget_s=spec.time_budget_s)
+        extra = {"validation": scheme, "storage": self._storage_label,
+                 "isolation": self.isolation, "n_jobs": len(executors),
+                 "families": list(families), "task_reason": tdata.task_reason}
+        try:
+            search.run()
+        except KeyboardInterrupt:
+            self.progress.stop()
+            study.set_user_attr(ATTR_STATUS, "interrupted")
+            self._finish(study, tdata, direction, RunStatus.INTERRUPTED, None, extra,
+                         "interrupted by the user")
+            raise
+        self.progress.stop()
+        extra["stop_reason"] = search.stop_reason
+        if search.stop_reason == "cancelled":
+            study.set_user_attr(ATTR_STATUS, "cancelled")
+            return self._finish(study, tdata, direction, RunStatus.CANCELLED, None, extra, "")
+        from automl_bridge.engine.runner import candidates_from_study
+
+        summarize_failures(candidates_from_study(study))
+        model = self._final_model(study, direction, executors, ectx)
+        study.set_user_attr(ATTR_STATUS, "completed")
+        return self._finish(study, tdata, direction, RunStatus.COMPLETED, model, extra, "")
+
+    # --- study -------------------------------------------------------------------------------
+
+    def _open_study(self, tdata: TrainingData, direction: str, families: dict[str, Any],
+                    space_ctx: Any) -> tuple[Any, int]:
+        from automl_bridge.search.strategies import make_strategy
+
+        spec, b = self.spec, self.backend
+        strategy = make_strategy(spec.search_strategy, seed=spec.seed, n_jobs=b.n_jobs,
+                                 options=spec.search_options)
+        sha = tdata.fingerprint["sha256"]
+        storage, run_id = self._storage_for_run()
+        study = None
+        if self.resume and run_id is not None:
+            study = load_run_study(storage, run_id=run_id, spec=spec, data_sha256=sha,
+                                   sampler=strategy.sampler)
+            self.run_id = run_id
+            self._sweep_zombies(study)
+        else:
+            if self.resume:
+                self.warnings.append("resume=True found no unfinished run; a new run started.")
+            self.run_id = run_id or new_run_id()
+            if storage is None:
+                storage = self._default_storage(self.run_id)
+            study = create_run_study(storage, run_id=self.run_id, spec=spec, data_sha256=sha,
+                                     direction=direction, sampler=strategy.sampler)
+            self._warm_start(study, families, space_ctx)
+        sessions = list(study.user_attrs.get(ATTR_SESSIONS, []))
+        sessions.append({"start": now_iso(), "budget_s": spec.time_budget_s})
+        study.set_user_attr(ATTR_SESSIONS, sessions)
+        study.set_user_attr(ATTR_STATUS, "running")
+        return study, len(sessions) - 1
+
+    def _storage_for_run(self) -> tuple[Any, str | None]:
+        """The storage holding the run to resume (or given explicitly), and that run's id."""
+        b = self.backend
+        if b.storage_url is not None:
+            from automl_bridge.engine.study import redact
+
+            self._storage_label = redact(b.storage_url)
+            storage = open_storage(b.storage_url)
+            if self.resume:
+                return storage, self.run_id or find_resumable(storage)
+            return storage, self.run_id
+        if not self.resume or b.run_dir is None:
+            return None, self.run_id
+        candidates = [self.run_id] if self.run_id else sorted(
+            (p.name for p in b.run_dir.glob("*") if (p / "study.db").exists()), reverse=True)
+        for rid in candidates:
+            path = b.run_dir / rid / "study.db"
+            if not path.exists():
+                continue
+            storage = open_storage(f"sqlite:///{path}")
+            if self.run_id or find_resumable(storage) == rid:
+                self._storage_label = f"sqlite:///{path}"
+                return storage, rid
+        return None, None
+
+    def _default_storage(self, run_id: str) -> Any:
+        b = self.backend
+        if b.run_dir is None:
+            self._storage_label = "memory"
+            return open_storage("memory")
+        url = f"sqlite:///{b.run_dir / run_id / 'study.db'}"
+        self._storage_label = url
+        return open_storage(url)
+
+    def _warm_start(self, study: Any, families: dict[str, Any], space_ctx: Any) -> None:
+        """Enqueue strong default configurations first (as many as the trial budget allows)."""
+        limit = self.spec.max_trials if self.spec.max_trials is not None else len(WARM_START)
+        for name in [n for n in WARM_START if n in families][:limit]:
+            defaults = families[name].defaults(space_ctx)
+            params = {f"{name}.{k}": v for k, v in defaults.items()}
+            if len(families) > 1:
+                params["model"] = name
+            study.enqueue_trial(params, skip_if_exists=True)
+
+    def _sweep_zombies(self, study: Any) -> None:
+        """Trials left RUNNING by a dead process: mark them failed and enqueue them again."""
+        import json
+
+        import optuna
+
+        for trial in study.get_trials(deepcopy=False,
+                                      states=(optuna.trial.TrialState.RUNNING,)):
+            rec = {"family": trial.params.get("model", "?"), "params": {},
+                   "state": CandidateState.INTERRUPTED.value,
+                   "error": "The process stopped while this trial ran; it was run again."}
+            study._storage.set_trial_user_attr(trial._trial_id, TRIAL_ATTR, json.dumps(rec))
+            study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+            study.enqueue_trial(trial.params)
+            self.warnings.append(f"Trial {trial.number} was interrupted in an earlier session "
+                                 "and was run again.")
+
+    def _session_deadline(self, study: Any, session: int) -> float | None:
+        """This session's deadline: the budget minus the time earlier sessions spent."""
+        if self.deadline is None:
+            return None
+        spent = _spent_before(study, session)
+        if spent > 0:
+            self.warnings.append(f"Earlier sessions of this run spent {spent:.1f}s of the "
+                                 f"{self.spec.time_budget_s:.0f}s budget.")
+        budget = float(self.spec.time_budget_s or 0.0)
+        return self.t0 + max(budget - spent, 0.1 * budget)
+
+    # --- final model -------------------------------------------------------------------------
+
+    def _final_model(self, study: Any, direction: str, executors: list[Any],
+                     ectx: EvalContext) -> Any:
+        """Best candidate refit on all rows; else its last-split model; else the baseline."""
+        from automl_bridge.engine.runner import best_candidates, candidates_from_study
+        from automl_bridge.engine.workers import TrialFailed, TrialTimeout
+
+        ranked = best_candidates(candidates_from_study(study), direction)
+        deadline = self._deadline_for_final
+        for cand in ranked[:3]:
+            left = float("inf") if deadline is None else \
+                deadline - time.monotonic() - self.write_reserve
+            if float(cand.extra.get("refit_estimate_s", 0.0)) > left:
+                continue
+            try:
+                model = executors[0].call("refit", cand.family, cand.params,
+                                          timeout=None if deadline is None else left)
+                self.final_note = ("refit", cand)
+                return model
+            except (TrialTimeout, TrialFailed) as exc:
+                self.warnings.append(f"Refit of candidate {cand.candidate_id} failed or ran out "
+                                     f"of time ({type(exc).__name__}).")
+        if ranked:
+            champions = [c for ex in executors if (c := ex.call("champion", "", {}))]
+            if champions:
+                score, model = sorted(champions, key=lambda sc: sc[0],
+                                      reverse=direction == "maximize")[0]
+                self.warnings.append(
+                    "There was no time to refit the best candidate on all rows; the final "
+                    "model is the best candidate evaluated in this session, as fitted on its "
+                    "last validation split."
+                )
+                self.final_note = ("split", _match(ranked, model))
+                return model
+        from automl_bridge.engine.evaluate import baseline
+
+        model, metrics = baseline(ectx)
+        self.final_note = ("baseline", metrics)
+        self.warnings.append("No candidate could be trained within the budget; the final model "
+                             "is a baseline (class prior or mean).")
+        return model
+
+    # --- result ------------------------------------------------------------------------------
+
+    def _finish(self, study: Any, tdata: TrainingData, direction: str, status: RunStatus,
+                model: Any, extra: dict[str, Any], note: str) -> RunResult:
+        from automl_bridge.engine.runner import best_candidates, candidates_from_study
+
+        candidates = candidates_from_study(study)
+        ranked = best_candidates(candidates, direction)
+        best: Candidate | None = ranked[0] if ranked else None
+        budget_exhausted = False
+        kind = self.final_note
+        if model is not None:
+            if kind[0] == "baseline":
+                best = Candidate(candidate_id="baseline", family="baseline", params={},
+                                 score=kind[1].get(tdata.metric, float("nan")),
+                                 metrics=kind[1], extra={"trained_on": "all rows"})
+                budget_exhausted = True
+            elif kind[0] == "refit":
+                best = kind[1]
+                best.extra["trained_on"] = "all rows"
+            elif kind[0] == "split" and kind[1] is not None:
+                best = kind[1]
+                best.extra["trained_on"] = "last validation split"
+            if best is not None:
+                best.model = model
+        result = RunResult(
+            run_id=self.run_id or "", backend="local", status=status, metric=tdata.metric,
+            direction=direction, candidates=candidates, best=best, spec=self.spec.to_dict(),
+            task=tdata.task, started_at=self.started_at, warnings=list(self.warnings),
+            data_fingerprint={**tdata.fingerprint, "features": tdata.schema.to_dict()},
+            package_versions=package_versions(), seed=self.spec.seed,
+            budget_exhausted=budget_exhausted, extra=extra,
+        )
+        if note:
+            result.warnings.append(f"The run was {note}.")
+        run_dir = self.backend.run_dir
+        if run_dir is not None and self.run_id:
+            out = run_dir / self.run_id
+            if model is not None:
+                from automl_bridge.models.persistence import save_model
+
+                result.model_path = str(save_model(model, out / "model.skops"))
+        result.ended_at = now_iso()
+        result.wall_time_s = round(time.monotonic() - self.t0, 3)
+        if run_dir is not None and self.run_id:
+            result.save(run_dir / self.run_id / "result.json")
+        return result
+
+
+def _finished(study: Any) -> int:
+    from automl_bridge.engine.study import candidate_attr
+
+    done = (CandidateState.COMPLETE.value, CandidateState.FAILED.value,
+            CandidateState.TIMED_OUT.value)
+    return sum(candidate_attr(t).get("state") in done for t in study.get_trials(deepcopy=False))
+
+
+def _spent_before(study: Any, session: int) -> float:
+    """Wall time of earlier sessions, from their start to their last finished trial."""
+    import datetime as dt
+
+    from automl_bridge.engine.study import candidate_attr
+
+    sessions = study.user_attrs.get(ATTR_SESSIONS, [])
+    total = 0.0
+    for i, sess in enumerate(sessions[:session]):
+        start = dt.datetime.fromisoformat(sess["start"])
+        ends = [t.datetime_complete for t in study.get_trials(deepcopy=False)
+                if t.datetime_complete is not None and candidate_attr(t).get("session") == i]
+        if ends:
+            end = max(ends)
+            if end.tzinfo is None:
+                end = end.astimezone()
+            total += max(0.0, (end - start).total_seconds())
+    return total
+
+
+def _match(ranked: list[Candidate], model: Any) -> Candidate | None:
+    for c in ranked:
+        if c.family == getattr(model, "family", None) and c.params == getattr(model, "params",
+                                                                             None):
+            return c
+    return ranked[0] if ranked else None
+
+
+def _cores() -> int:
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and the libraries a local run uses."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": sys.version.split()[0]}
+    for dist in ("automl-bridge", "optuna", "scikit-learn", "pandas", "numpy", "skops",
+                 "pyarrow", "torch"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def run_dir_of(backend: LocalBackend, run_id: str) -> Path | None:
+    """The directory of a run, or ``None`` when the backend writes nothing."""
+    return backend.run_dir / run_id if backend.run_dir is not None else None

@@ -1,0 +1,1 @@
+"""The local search engine: evaluation, worker processes, studies and the search loop."""

@@ -1,0 +1,66 @@
+"""Validation schemes: holdout or k-fold cross-validation, chosen by data size unless given.
+
+Rule for ``validation="auto"``: up to :data:`CV_MAX_ROWS` rows get 5-fold cross-validation
+(stratified for classification), larger data a stratified 20 % holdout. When the rarest class
+has fewer rows than folds, the folds are lowered to that count (at least 2) with a warning.
+
+Example:
+    >>> import numpy as np
+    >>> from automl_bridge.engine.splits import make_splits
+    >>> y = np.array([0, 1] * 50)
+    >>> splits, desc, warns = make_splits(y, "classification", "auto", folds=5, fraction=0.2,
+    ...                                   seed=0)
+    >>> len(splits), desc["method"]
+    (5, 'cv')
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+#: Largest number of rows validated by cross-validation under ``validation="auto"``.
+CV_MAX_ROWS = 5_000
+
+
+def make_splits(
+    y: np.ndarray, task: str, method: str, *, folds: int, fraction: float, seed: int
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], dict[str, Any], list[str]]:
+    """Index pairs ``(train, valid)``, a description of the scheme, and warnings."""
+    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+
+    n = len(y)
+    warnings: list[str] = []
+    if method == "auto":
+        method = "cv" if n <= CV_MAX_ROWS else "holdout"
+    idx = np.arange(n)
+    stratify = task == "classification"
+    if method == "cv":
+        if stratify:
+            _, counts = np.unique(y.astype(str) if y.dtype == object else y, return_counts=True)
+            rarest = int(counts.min())
+            if rarest < folds:
+                new = max(2, rarest)
+                warnings.append(
+                    f"The rarest class has {rarest} rows, fewer than {folds} folds; "
+                    f"cross-validation uses {new} folds."
+                )
+                folds = new
+            cv: Any = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+            labels = y.astype(str) if y.dtype == object else y
+            splits = [(tr, va) for tr, va in cv.split(idx, labels)]
+        else:
+            cv = KFold(n_splits=min(folds, n), shuffle=True, random_state=seed)
+            splits = [(tr, va) for tr, va in cv.split(idx)]
+        return splits, {"method": "cv", "folds": folds}, warnings
+    strat = None
+    if stratify:
+        labels = y.astype(str) if y.dtype == object else y
+        n_classes = len(np.unique(labels))
+        if round(n * fraction) >= n_classes and n - round(n * fraction) >= n_classes:
+            strat = labels
+        else:
+            warnings.append("The holdout is too small to hold every class; it is not stratified.")
+    tr, va = train_test_split(idx, test_size=fraction, random_state=seed, stratify=strat)
+    return [(np.sort(tr), np.sort(va))], {"method": "holdout", "fraction": fraction}, warnings

@@ -1,0 +1,170 @@
+"""Trial storage: create, find and resume the Optuna study behind a local run.
+
+A run is one Optuna study named by its run id. The study's user attributes hold the spec, the
+data hash, the run's sessions and its status, so an interrupted run can be found and resumed,
+and a changed spec or changed data is refused with the difference shown.
+
+Example:
+    >>> from automl_bridge.engine.study import open_storage
+    >>> type(open_storage("memory")).__name__
+    'InMemoryStorage'
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from pathlib import Path
+from typing import Any
+
+from automl_bridge.exceptions import (
+    ConfigError,
+    ResumeError,
+    ResumeMismatchError,
+    RunExistsError,
+    StorageBusyError,
+    StorageError,
+)
+from automl_bridge.spec import JobSpec
+
+ATTR_SPEC = "automl_bridge:spec"
+ATTR_RUN_ID = "automl_bridge:run_id"
+ATTR_DATA = "automl_bridge:data_sha256"
+ATTR_STATUS = "automl_bridge:status"
+ATTR_CREATED = "automl_bridge:created_at"
+ATTR_SESSIONS = "automl_bridge:sessions"
+TRIAL_ATTR = "automl_bridge:candidate"
+MEMORY = ("memory", ":memory:", "inmemory")
+
+
+def open_storage(url: str) -> Any:
+    """An Optuna storage for ``url``: ``"memory"``, ``sqlite:///...`` or ``postgresql://...``.
+
+    Raises:
+        ConfigError: the URL is not a storage URL Optuna can use.
+        StorageError: the database cannot be opened.
+    """
+    import optuna
+
+    if url in MEMORY:
+        return optuna.storages.InMemoryStorage()
+    if "://" not in url:
+        raise ConfigError(
+            f"The local backend option 'storage' must be 'memory' or a database URL such as "
+            f"'sqlite:///runs/study.db'. Got {redact(url)!r}."
+        )
+    kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        kwargs["engine_kwargs"] = {"connect_args": {"timeout": 30}}
+    try:
+        return optuna.storages.RDBStorage(url, skip_compatibility_check=False, **kwargs)
+    except Exception as exc:  # SQLAlchemy / driver errors
+        raise storage_error(exc, url) from exc
+
+
+def redact(url: str) -> str:
+    """The URL with any password hidden."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1] if "@" in url else url
+
+
+def storage_error(exc: BaseException, url: str) -> StorageError:
+    """Map a storage exception to ours, with advice."""
+    text = f"{exc} {exc.__cause__ or ''}"
+    if "database is locked" in text:
+        return StorageBusyError(
+            f"The storage {redact(url)!r} is locked by concurrent writers. Use PostgreSQL for "
+            "several processes, or fewer workers on SQLite."
+        )
+    return StorageError(f"The storage {redact(url)!r} cannot be used: {type(exc).__name__}.")
+
+
+def now_iso() -> str:
+    """Current UTC time, ISO-8601."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def create_run_study(storage: Any, *, run_id: str, spec: JobSpec, data_sha256: str,
+                     direction: str, sampler: Any) -> Any:
+    """Create the study of a new run.
+
+    Raises:
+        RunExistsError: a study with this run id exists already.
+    """
+    import optuna
+
+    try:
+        study = optuna.create_study(storage=storage, study_name=run_id, direction=direction,
+                                    sampler=sampler, load_if_exists=False)
+    except optuna.exceptions.DuplicatedStudyError as exc:
+        raise RunExistsError(
+            f"A run named {run_id!r} exists already in this storage. Pass resume=True to "
+            "continue it, or choose another run_id."
+        ) from exc
+    for key, value in ((ATTR_SPEC, spec.to_dict()), (ATTR_RUN_ID, run_id),
+                       (ATTR_DATA, data_sha256), (ATTR_STATUS, "running"),
+                       (ATTR_CREATED, now_iso()), (ATTR_SESSIONS, [])):
+        study.set_user_attr(key, value)
+    return study
+
+
+def find_resumable(storage: Any) -> str | None:
+    """The run id of the newest run in ``storage`` that did not complete, if any."""
+    import optuna
+
+    best: tuple[str, str] | None = None
+    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+        attrs = summary.user_attrs
+        if ATTR_RUN_ID not in attrs or attrs.get(ATTR_STATUS) == "completed":
+            continue
+        created = str(attrs.get(ATTR_CREATED, ""))
+        if best is None or created > best[0]:
+            best = (created, summary.study_name)
+    return best[1] if best else None
+
+
+def load_run_study(storage: Any, *, run_id: str, spec: JobSpec, data_sha256: str,
+                   sampler: Any) -> Any:
+    """Load a stored run for resuming, after checking that spec and data are the same.
+
+    Raises:
+        ResumeError: no such run.
+        ResumeMismatchError: the stored spec or data differ (the message shows how).
+    """
+    import optuna
+
+    try:
+        study = optuna.load_study(study_name=run_id, storage=storage, sampler=sampler)
+    except KeyError as exc:
+        raise ResumeError(f"There is no run {run_id!r} to resume in this storage.") from exc
+    stored = study.user_attrs.get(ATTR_SPEC)
+    if stored is None:
+        raise ResumeError(f"The study {run_id!r} was not created by automl-bridge.")
+    stored_spec = JobSpec.from_dict(stored)
+    diff = stored_spec.diff(spec)
+    if diff:
+        raise ResumeMismatchError(
+            f"The run {run_id!r} was started with a different spec; resume needs the same "
+            "spec. Differences (stored != given):\n- " + "\n- ".join(diff)
+        )
+    if study.user_attrs.get(ATTR_DATA) != data_sha256:
+        raise ResumeMismatchError(
+            f"The run {run_id!r} was started on different data (content hash "
+            f"{str(study.user_attrs.get(ATTR_DATA))[:12]} != {data_sha256[:12]}). Resume "
+            "with the same training data, or start a new run."
+        )
+    return study
+
+
+def candidate_attr(trial: Any) -> dict[str, Any]:
+    """The candidate record stored on a trial (empty when none)."""
+    raw = trial.user_attrs.get(TRIAL_ATTR)
+    if isinstance(raw, str):
+        return dict(json.loads(raw))
+    return dict(raw or {})

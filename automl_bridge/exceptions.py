@@ -1,0 +1,164 @@
+"""The one error tree of automl_bridge.
+
+Every error the SDK raises derives from :class:`AutoMLBridgeError` and from the builtin that
+matches its meaning, so ``except ValueError`` keeps working for callers that do not know us.
+Messages name the object or column, the rule, the value seen and the fix.
+
+Example:
+    >>> from automl_bridge.exceptions import SpecError, AutoMLBridgeError
+    >>> issubclass(SpecError, ValueError) and issubclass(SpecError, AutoMLBridgeError)
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class AutoMLBridgeError(Exception):
+    """Root of every error raised by automl_bridge."""
+
+
+# --- bad input -----------------------------------------------------------------------------
+
+
+class AutoMLInputError(AutoMLBridgeError, ValueError):
+    """Something the user gave (spec, data, config) is invalid.
+
+    Validation collects every problem it finds before raising; ``problems`` holds one line per
+    problem, and the message lists them all.
+    """
+
+    def __init__(self, message: str, *, problems: Sequence[str] | None = None) -> None:
+        self.problems: list[str] = list(problems) if problems else [message]
+        super().__init__(message)
+
+
+class SpecError(AutoMLInputError):
+    """A :class:`~automl_bridge.spec.JobSpec` field is invalid."""
+
+
+class MetricError(SpecError):
+    """The metric is unknown or does not fit the task."""
+
+
+class BudgetError(SpecError):
+    """The time budget or trial budget is invalid."""
+
+
+class ConfigError(AutoMLInputError):
+    """A config file, backend option or CLI argument is invalid."""
+
+
+class DataError(AutoMLInputError):
+    """The training or prediction data cannot be used as given."""
+
+
+class TargetError(DataError):
+    """The target column is missing or unusable (all missing, one class, ...)."""
+
+
+class SchemaError(DataError):
+    """The feature columns are unusable (no rows, no features, duplicate names, ...)."""
+
+
+class TaskMismatchError(DataError):
+    """The target does not fit the requested task (floats for classification, ...)."""
+
+
+class PredictSchemaError(DataError):
+    """The data given to ``predict`` does not match the training schema."""
+
+
+class ResourceLimitError(DataError):
+    """The data would not fit in the memory available."""
+
+
+class UnsupportedSpecError(AutoMLBridgeError, ValueError):
+    """A backend cannot honour a spec field (and approximation was not allowed)."""
+
+
+# --- environment ---------------------------------------------------------------------------
+
+
+class BackendNotInstalledError(AutoMLBridgeError, ImportError):
+    """An optional extra needed for a backend, strategy or model family is not installed."""
+
+
+class UnknownNameError(AutoMLBridgeError, LookupError):
+    """A registry name (backend, search strategy, model family) is not known."""
+
+    def __str__(self) -> str:  # LookupError would otherwise quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+# --- runs ----------------------------------------------------------------------------------
+
+
+class RunError(AutoMLBridgeError, RuntimeError):
+    """A run could not complete."""
+
+
+class AllTrialsFailedError(RunError):
+    """Every trial of a run failed; the message shows the first failure."""
+
+
+class RunNotFoundError(RunError, LookupError):
+    """No run with the given id or handle is known to the backend."""
+
+
+class ResumeError(AutoMLBridgeError, ValueError):
+    """A run cannot be resumed as asked."""
+
+
+class ResumeMismatchError(ResumeError):
+    """The stored spec of the run to resume differs from the given one."""
+
+
+class RunExistsError(ResumeError):
+    """A run already exists where a new one would be created."""
+
+
+class StorageError(AutoMLBridgeError, RuntimeError):
+    """The trial storage cannot be used."""
+
+
+class StorageBusyError(StorageError):
+    """The storage is locked by concurrent writers (SQLite under load)."""
+
+
+class ModelNotFittedError(AutoMLBridgeError, ValueError, AttributeError):
+    """A model was used before a successful ``fit``."""
+
+
+class UntrustedModelError(AutoMLBridgeError, ValueError):
+    """A model file holds types outside the fixed allowlist of trusted types."""
+
+
+__all__ = [
+    "AllTrialsFailedError",
+    "AutoMLBridgeError",
+    "AutoMLInputError",
+    "BackendNotInstalledError",
+    "BudgetError",
+    "ConfigError",
+    "DataError",
+    "MetricError",
+    "ModelNotFittedError",
+    "PredictSchemaError",
+    "ResourceLimitError",
+    "ResumeError",
+    "ResumeMismatchError",
+    "RunError",
+    "RunExistsError",
+    "RunNotFoundError",
+    "SchemaError",
+    "SpecError",
+    "StorageBusyError",
+    "StorageError",
+    "TargetError",
+    "TaskMismatchError",
+    "UnknownNameError",
+    "UnsupportedSpecError",
+    "UntrustedModelError",
+]

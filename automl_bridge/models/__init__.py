@@ -1,0 +1,1 @@
+"""Model families, preprocessing, pipelines and model persistence."""

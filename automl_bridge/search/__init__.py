@@ -1,0 +1,1 @@
+"""Search spaces and search strategies of the local engine."""

@@ -1,0 +1,344 @@
+"""JobSpec: what the user wants, independent of where it runs.
+
+A :class:`JobSpec` is an immutable, validated value object with a ``spec_version``. It holds the
+task, target, metric, budgets, search strategy, model families and validation scheme, never
+engine options (storage URLs, regions, roles): those go to ``AutoMLJob.with_backend``.
+
+Example:
+    >>> from automl_bridge.spec import JobSpec
+    >>> spec = JobSpec(task="classification", target="label", metric="roc_auc",
+    ...                time_budget_s=30)
+    >>> JobSpec.from_json(spec.to_json()) == spec
+    True
+    >>> spec.replace(time_budget_s=60).time_budget_s
+    60.0
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from automl_bridge.exceptions import BudgetError, MetricError, SpecError
+from automl_bridge.metrics import METRICS, get_metric
+
+SPEC_VERSION = 1
+
+TaskName = Literal["classification", "regression", "auto"]
+_VALIDATION_METHODS = ("auto", "holdout", "cv")
+_BUDGET_FIELDS = {"time_budget_s", "max_trials"}
+
+
+def _known(kind: str) -> list[str]:
+    from automl_bridge.registry import registry_for
+
+    return registry_for(kind).names()
+
+
+class JobSpec(BaseModel):
+    """The portable description of one AutoML job.
+
+    Attributes:
+        task: ``"classification"``, ``"regression"`` or ``"auto"`` (inferred from the target,
+            with the reason logged and recorded in the result's warnings).
+        target: name of the target column.
+        metric: canonical metric name (see :mod:`automl_bridge.metrics`); ``None`` picks the AMLB
+            default for the task: ROC-AUC (binary), log-loss (multiclass), RMSE (regression).
+        time_budget_s: hard wall-clock budget of the whole ``fit`` in seconds; ``None`` for no
+            time limit (then ``max_trials`` is required).
+        max_trials: most trials to run; works alone or with the time budget.
+        search: strategy name (``"tpe"``, ``"random"``, ...) or ``{"strategy": name, **options}``.
+        models: model families to search (``None`` = every family suited to the data).
+        validation: ``"auto"``, ``"holdout"``, ``"cv"``, or a dict such as
+            ``{"method": "cv", "folds": 5}`` / ``{"method": "holdout", "fraction": 0.2}``.
+        seed: random seed of the search and of every model.
+        pos_label: positive class of binary metrics (default: the last class in sorted order).
+        on_missing_target: ``"drop"`` rows whose target is missing (with a warning) or
+            ``"error"``.
+        drop_rare_classes: drop classes with a single row instead of refusing the data.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    spec_version: int = SPEC_VERSION
+    task: TaskName = "auto"
+    target: str
+    metric: str | None = None
+    time_budget_s: float | None = 60.0
+    max_trials: int | None = None
+    search: str | dict[str, Any] = "tpe"
+    models: tuple[str, ...] | None = None
+    validation: str | dict[str, Any] = "auto"
+    seed: int = 0
+    pos_label: str | int | bool | None = None
+    on_missing_target: Literal["drop", "error"] = "drop"
+    drop_rare_classes: bool = False
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _spec_error(exc, data) from None
+
+    # --- field rules -----------------------------------------------------------------------
+
+    @field_validator("spec_version")
+    @classmethod
+    def _check_version(cls, v: int) -> int:
+        if v != SPEC_VERSION:
+            raise ValueError(
+                f"The 'spec_version' of JobSpec must be {SPEC_VERSION} (this release reads "
+                f"version {SPEC_VERSION} only). Got {v!r}. Upgrade automl-bridge to read it."
+            )
+        return v
+
+    @field_validator("target")
+    @classmethod
+    def _check_target(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("The 'target' of JobSpec must name the target column. Got ''.")
+        return v
+
+    @field_validator("metric")
+    @classmethod
+    def _check_metric(cls, v: str | None) -> str | None:
+        if v is not None:
+            get_metric(v)  # raises MetricError with close matches
+        return v
+
+    @field_validator("time_budget_s")
+    @classmethod
+    def _check_budget(cls, v: float | None) -> float | None:
+        if v is not None and not (v > 0 and v != float("inf")):
+            raise ValueError(
+                "The 'time_budget_s' of JobSpec must be a positive number of seconds "
+                f"(None means no time limit). Got {v!r}."
+            )
+        return v
+
+    @field_validator("max_trials")
+    @classmethod
+    def _check_trials(cls, v: int | None) -> int | None:
+        if v is not None and v < 1:
+            raise ValueError(
+                f"The 'max_trials' of JobSpec must be at least 1 (None means no limit). "
+                f"Got {v!r}."
+            )
+        return v
+
+    @field_validator("search")
+    @classmethod
+    def _check_search(cls, v: str | dict[str, Any]) -> str | dict[str, Any]:
+        name = v.get("strategy") if isinstance(v, dict) else v
+        if not isinstance(name, str):
+            raise ValueError(
+                "The 'search' of JobSpec must be a strategy name or a dict with a 'strategy' "
+                f"key, e.g. {{'strategy': 'tpe'}}. Got {v!r}."
+            )
+        known = _known("strategies")
+        if name not in known:
+            raise ValueError(
+                f"The 'search' of JobSpec must be one of {known}. Got {name!r}."
+            )
+        return v
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _check_models(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        if isinstance(v, str):
+            v = [v]
+        v = list(v)
+        if not v:
+            raise ValueError("The 'models' of JobSpec must name at least one family, or be None.")
+        known = _known("families")
+        unknown = [m for m in v if m not in known]
+        if unknown:
+            raise ValueError(
+                f"The 'models' of JobSpec must be names from {known}. Got unknown {unknown}."
+            )
+        if len(set(v)) != len(v):
+            raise ValueError(f"The 'models' of JobSpec must not repeat a family. Got {v}.")
+        return tuple(v)
+
+    @field_validator("validation")
+    @classmethod
+    def _check_validation(cls, v: str | dict[str, Any]) -> str | dict[str, Any]:
+        method = v.get("method") if isinstance(v, dict) else v
+        if method not in _VALIDATION_METHODS:
+            raise ValueError(
+                f"The 'validation' of JobSpec must be one of {list(_VALIDATION_METHODS)} or a "
+                f"dict with a 'method' key. Got {v!r}."
+            )
+        if isinstance(v, dict):
+            extra = set(v) - {"method", "folds", "fraction"}
+            if extra:
+                raise ValueError(
+                    f"The 'validation' of JobSpec accepts keys 'method', 'folds', 'fraction'. "
+                    f"Got unknown {sorted(extra)}."
+                )
+            folds = v.get("folds", 5)
+            if not isinstance(folds, int) or isinstance(folds, bool) or folds < 2:
+                raise ValueError(
+                    f"The 'validation.folds' of JobSpec must be an integer >= 2. Got {folds!r}."
+                )
+            fraction = v.get("fraction", 0.2)
+            if not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
+                raise ValueError(
+                    "The 'validation.fraction' of JobSpec must be between 0 and 1 "
+                    f"(exclusive). Got {fraction!r}."
+                )
+        return v
+
+    @model_validator(mode="after")
+    def _check_together(self) -> JobSpec:
+        if self.time_budget_s is None and self.max_trials is None:
+            raise ValueError(
+                "The budget of JobSpec is unlimited: set 'time_budget_s' (seconds) or "
+                "'max_trials' (or both). Got time_budget_s=None and max_trials=None."
+            )
+        if self.metric is not None and self.task != "auto":
+            get_metric(self.metric, self.task)
+        return self
+
+    # --- derived views ----------------------------------------------------------------------
+
+    @property
+    def search_strategy(self) -> str:
+        """The search strategy's name."""
+        return str(self.search["strategy"] if isinstance(self.search, dict) else self.search)
+
+    @property
+    def search_options(self) -> dict[str, Any]:
+        """Options of the search strategy (empty for a bare name)."""
+        if isinstance(self.search, dict):
+            return {k: v for k, v in self.search.items() if k != "strategy"}
+        return {}
+
+    @property
+    def validation_method(self) -> str:
+        """``"auto"``, ``"holdout"`` or ``"cv"``."""
+        v = self.validation
+        return str(v["method"] if isinstance(v, dict) else v)
+
+    @property
+    def validation_folds(self) -> int:
+        """Number of CV folds (default 5)."""
+        v = self.validation
+        return int(v.get("folds", 5)) if isinstance(v, dict) else 5
+
+    @property
+    def validation_fraction(self) -> float:
+        """Holdout fraction (default 0.2)."""
+        v = self.validation
+        return float(v.get("fraction", 0.2)) if isinstance(v, dict) else 0.2
+
+    # --- (de)serialisation -------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field."""
+        d = self.model_dump(mode="json")
+        if d.get("models") is not None:
+            d["models"] = list(d["models"])
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobSpec:
+        """Build a spec from a dict (unknown keys are an error)."""
+        if not isinstance(data, dict):
+            raise SpecError(f"A JobSpec must be built from a mapping. Got {type(data).__name__}.")
+        return cls(**data)
+
+    def to_json(self) -> str:
+        """Canonical JSON (sorted keys)."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> JobSpec:
+        """Read a spec written by :meth:`to_json`."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"The JobSpec JSON is not valid JSON: {exc}.") from exc
+        return cls.from_dict(data)
+
+    def to_yaml(self) -> str:
+        """YAML text of every field."""
+        import yaml
+
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    @classmethod
+    def from_yaml(cls, text: str) -> JobSpec:
+        """Read a spec from YAML (``safe_load`` only)."""
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise SpecError(f"The JobSpec YAML cannot be parsed: {exc}") from exc
+        return cls.from_dict(data)
+
+    def replace(self, **changes: Any) -> JobSpec:
+        """A new, re-validated spec with some fields changed."""
+        data = self.to_dict()
+        data.update(changes)
+        return JobSpec(**data)
+
+    def fingerprint(self) -> str:
+        """A short stable hash of the spec (sha256 of its canonical JSON)."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+
+    def diff(self, other: JobSpec) -> list[str]:
+        """Human-readable lines for each field that differs from ``other``."""
+        a, b = self.to_dict(), other.to_dict()
+        return [
+            f"{key}: {a.get(key)!r} != {b.get(key)!r}"
+            for key in sorted(set(a) | set(b))
+            if a.get(key) != b.get(key)
+        ]
+
+
+def _spec_error(exc: ValidationError, data: dict[str, Any]) -> SpecError:
+    """Turn pydantic's errors into one SpecError listing every problem."""
+    problems: list[str] = []
+    kinds: list[type[SpecError]] = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "spec"
+        ctx_error = (err.get("ctx") or {}).get("error")
+        if isinstance(ctx_error, SpecError):
+            msg = str(ctx_error)
+            kinds.append(type(ctx_error))
+        elif err["type"] == "value_error":
+            msg = err["msg"].removeprefix("Value error, ")
+            kinds.append(BudgetError if field in _BUDGET_FIELDS or field == "spec"
+                         and "budget" in msg else SpecError)
+        elif err["type"] == "extra_forbidden":
+            msg = (f"JobSpec has no field {field!r}. Fields are {sorted(JobSpec.model_fields)}; "
+                   "engine options (storage, n_jobs, regions, ...) go to with_backend().")
+            kinds.append(SpecError)
+        elif err["type"] == "missing":
+            msg = f"The {field!r} of JobSpec is required."
+            kinds.append(SpecError)
+        else:
+            top = str(err["loc"][0]) if err["loc"] else field
+            msg = f"The {top!r} of JobSpec is invalid: {err['msg']}. Got {data.get(top)!r}."
+            kinds.append(BudgetError if top in _BUDGET_FIELDS else SpecError)
+        if field == "metric" and kinds[-1] is SpecError and str(data.get("metric")) not in METRICS:
+            kinds[-1] = MetricError
+        problems.append(msg)
+    # one problem per field (union types report each branch)
+    seen: dict[str, int] = {}
+    uniq: list[str] = []
+    uniq_kinds: list[type[SpecError]] = []
+    for msg, kind in zip(problems, kinds, strict=True):
+        if msg not in seen:
+            seen[msg] = 1
+            uniq.append(msg)
+            uniq_kinds.append(kind)
+    message = uniq[0] if len(uniq) == 1 else "JobSpec is invalid:\n- " + "\n- ".join(uniq)
+    return uniq_kinds[0](message, problems=uniq)
