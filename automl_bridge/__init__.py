@@ -34,7 +34,23 @@ _LAZY = {
     "load_config": "automl_bridge.config",
 }
 
-__all__ = ["AutoMLBridgeError", "__version__", *sorted(_LAZY)]
+__all__ = [
+    "AutoMLBridgeError",
+    "AutoMLClassifier",
+    "AutoMLJob",
+    "AutoMLRegressor",
+    "Candidate",
+    "CandidateState",
+    "JobSpec",
+    "RunHandle",
+    "RunResult",
+    "RunStatus",
+    "__version__",
+    "load_config",
+    "load_model",
+    "load_result",
+    "save_model",
+]
 
 if TYPE_CHECKING:
     from automl_bridge.backends.base import RunHandle

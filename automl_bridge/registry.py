@@ -122,7 +122,7 @@ class Registry:
 _SK = ("sklearn",)
 
 _BACKENDS = {
-    "local": Entry("local", "automl_bridge.backends.local:LocalBackend", None, ("optuna",) + _SK,
+    "local": Entry("local", "automl_bridge.backends.local:LocalBackend", None, ("optuna", *_SK),
                    "Optuna + scikit-learn on this machine"),
     "sagemaker": Entry("sagemaker", "automl_bridge.backends.sagemaker:SageMakerBackend", "aws",
                        ("boto3",), "AWS SageMaker Autopilot (CreateAutoMLJobV2)"),

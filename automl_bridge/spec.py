@@ -315,8 +315,8 @@ def _spec_error(exc: ValidationError, data: dict[str, Any]) -> SpecError:
             kinds.append(type(ctx_error))
         elif err["type"] == "value_error":
             msg = err["msg"].removeprefix("Value error, ")
-            kinds.append(BudgetError if field in _BUDGET_FIELDS or field == "spec"
-                         and "budget" in msg else SpecError)
+            kinds.append(BudgetError if field in _BUDGET_FIELDS or (field == "spec"
+                         and "budget" in msg) else SpecError)
         elif err["type"] == "extra_forbidden":
             msg = (f"JobSpec has no field {field!r}. Fields are {sorted(JobSpec.model_fields)}; "
                    "engine options (storage, n_jobs, regions, ...) go to with_backend().")

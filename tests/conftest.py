@@ -29,3 +29,28 @@ def regression_df() -> pd.DataFrame:
     X = rng.normal(size=(n, 3))
     y = X @ np.array([2.0, -1.0, 0.5]) + rng.normal(scale=0.1, size=n)
     return pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "c": X[:, 2], "y": y})
+
+
+@pytest.fixture
+def plugin_families(tmp_path_factory, monkeypatch):
+    """Install tests/plugin_families.py as a third-party entry-point plugin.
+
+    It registers the families ``slow`` (sleeps 60 s in fit) and ``flaky`` (always raises),
+    visible to this process and to worker processes (through PYTHONPATH).
+    """
+    import os
+    import shutil
+    from pathlib import Path
+
+    root = tmp_path_factory.mktemp("plugin")
+    shutil.copy(Path(__file__).with_name("plugin_families.py"), root / "ab_test_plugin.py")
+    dist = root / "ab_test_plugin-0.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: ab-test-plugin\nVersion: 0.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[automl_bridge.families]\nslow = ab_test_plugin:SLOW\nflaky = ab_test_plugin:FLAKY\n"
+    )
+    monkeypatch.syspath_prepend(str(root))
+    old = os.environ.get("PYTHONPATH")
+    monkeypatch.setenv("PYTHONPATH", str(root) + (os.pathsep + old if old else ""))
+    return root

@@ -284,18 +284,19 @@ class LocalRun:
             if float(cand.extra.get("refit_estimate_s", 0.0)) > left:
                 continue
             try:
-                model = executors[0].call("refit", cand.family, cand.params,
-                                          timeout=None if deadline is None else left)
+                model = self._refit(executors, ectx, cand, None if deadline is None else left)
                 self.final_note = ("refit", cand)
                 return model
             except (TrialTimeout, TrialFailed) as exc:
                 self.warnings.append(f"Refit of candidate {cand.candidate_id} failed or ran out "
                                      f"of time ({type(exc).__name__}).")
         if ranked:
-            champions = [c for ex in executors if (c := ex.call("champion", "", {}))]
+            wait = None if deadline is None else max(0.1, deadline - time.monotonic())
+            champions = [c for ex in executors
+                         if (c := _champion(ex, wait)) is not None]
             if champions:
-                score, model = sorted(champions, key=lambda sc: sc[0],
-                                      reverse=direction == "maximize")[0]
+                _score, model = sorted(champions, key=lambda sc: sc[0],
+                                       reverse=direction == "maximize")[0]
                 self.warnings.append(
                     "There was no time to refit the best candidate on all rows; the final "
                     "model is the best candidate evaluated in this session, as fitted on its "
@@ -310,6 +311,19 @@ class LocalRun:
         self.warnings.append("No candidate could be trained within the budget; the final model "
                              "is a baseline (class prior or mean).")
         return model
+
+    def _refit(self, executors: list[Any], ectx: EvalContext, cand: Candidate,
+               timeout: float | None) -> Any:
+        """Refit in a live worker; in this process when every worker was killed (a restart
+        would cost more than a small refit)."""
+        from automl_bridge.engine.workers import InlineExecutor
+
+        live = [ex for ex in executors if ex.alive]
+        if live:
+            return live[0].call("refit", cand.family, cand.params, timeout=timeout)
+        inline = InlineExecutor(n_threads=executors[0].n_threads)
+        inline.load(ectx)
+        return inline.call("refit", cand.family, cand.params)
 
     # --- result ------------------------------------------------------------------------------
 
@@ -386,6 +400,15 @@ def _spent_before(study: Any, session: int) -> float:
                 end = end.astimezone()
             total += max(0.0, (end - start).total_seconds())
     return total
+
+
+def _champion(executor: Any, timeout: float | None) -> Any:
+    from automl_bridge.engine.workers import TrialFailed, TrialTimeout
+
+    try:
+        return executor.call("champion", "", {}, timeout=timeout)
+    except (TrialTimeout, TrialFailed):
+        return None
 
 
 def _match(ranked: list[Candidate], model: Any) -> Candidate | None:

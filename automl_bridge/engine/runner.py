@@ -26,6 +26,8 @@ from automl_bridge.search.space import sample
 
 #: Seconds a new trial must have at least, or the search stops.
 MIN_TRIAL_S = 0.25
+#: Seconds kept, beyond its estimate, for the final refit (killing a worker takes a moment).
+REFIT_MARGIN_S = 0.3
 
 
 @dataclass
@@ -120,9 +122,14 @@ class Search:
             return "cancelled"
         if self.budget.trials_left is not None and self._started >= self.budget.trials_left:
             return "max_trials"
-        if self.budget.time_left() - self.budget.write_reserve_s < MIN_TRIAL_S:
+        if self._time_for_trial() < MIN_TRIAL_S:
             return "time_budget"
         return ""
+
+    def _time_for_trial(self) -> float:
+        """Time a new trial may take: what is left after writing and refitting the best."""
+        refit_s = self._best[1] + REFIT_MARGIN_S if self._best is not None else 0.0
+        return self.budget.time_left() - self.budget.write_reserve_s - refit_s
 
     def _slot(self, executor: Any) -> None:
         while True:
@@ -134,9 +141,7 @@ class Search:
                 trial = self.study.ask()
                 self._started += 1
                 family, params = self._sample(trial)
-            timeout = None
-            if self.budget.deadline is not None:
-                timeout = self.budget.time_left() - self.budget.write_reserve_s
+            timeout = None if self.budget.deadline is None else self._time_for_trial()
             self._evaluate(executor, trial, family, params, timeout)
 
     def _sample(self, trial: Any) -> tuple[str, dict[str, Any]]:
@@ -209,6 +214,8 @@ def candidates_from_study(study: Any) -> list[Candidate]:
     """Every trial of the study as a :class:`Candidate`, in trial order."""
     out: list[Candidate] = []
     for trial in study.get_trials(deepcopy=False):
+        if trial.state.name == "WAITING":
+            continue  # enqueued, never started
         rec = candidate_attr(trial)
         if not rec:
             state = CandidateState.RUNNING if trial.state.name == "RUNNING" else \

@@ -100,7 +100,8 @@ def create_run_study(storage: Any, *, run_id: str, spec: JobSpec, data_sha256: s
     import optuna
 
     try:
-        study = optuna.create_study(storage=storage, study_name=run_id, direction=direction,
+        study = optuna.create_study(storage=storage, study_name=run_id,
+                                    direction=direction,  # type: ignore[arg-type]
                                     sampler=sampler, load_if_exists=False)
     except optuna.exceptions.DuplicatedStudyError as exc:
         raise RunExistsError(

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import signal
@@ -30,15 +31,15 @@ from automl_bridge.engine.evaluate import EvalContext, evaluate, refit
 from automl_bridge.metrics import get_metric, is_better
 
 
-class TrialTimeout(Exception):  # noqa: N818 - internal control flow, never reaches users
+class TrialTimeout(Exception):
     """A call ran past its deadline; the worker was killed."""
 
 
-class TrialCancelled(Exception):  # noqa: N818
+class TrialCancelled(Exception):
     """The run was cancelled while the call ran; the worker was killed."""
 
 
-class TrialFailed(Exception):  # noqa: N818
+class TrialFailed(Exception):
     """The evaluated code raised; ``args[0]`` is ``"Type: message"``, ``detail`` the trace."""
 
     def __init__(self, message: str, detail: str = "") -> None:
@@ -77,6 +78,8 @@ class InlineExecutor:
         self.ctx: EvalContext | None = None
         self.champion = Champion()
 
+    alive = True
+
     def load(self, ctx: EvalContext) -> None:
         """Hold the evaluation context."""
         self.ctx = ctx
@@ -110,6 +113,7 @@ class ProcessExecutor:
         self._conn: Connection | None = None
         self._loaded = False
         self.restarts = 0
+        self.evaluated = 0  # calls answered by the current worker (0: no champion to fetch)
         self.start()
 
     def start(self) -> None:
@@ -146,9 +150,12 @@ class ProcessExecutor:
             TrialCancelled: ``cancel`` was set (the worker was killed).
             TrialFailed: the call raised in the worker, or the worker died.
         """
+        if kind == "champion" and not self.evaluated:
+            return None
         if self._proc is None or self._proc.poll() is not None:
             if kind == "champion":
                 return None  # it died with the worker
+            self.evaluated = 0
             self.restarts += 1
             self.start()
         if not self._loaded:
@@ -183,8 +190,14 @@ class ProcessExecutor:
             raise TrialFailed(f"WorkerDied: the worker process ended with exit code {code} "
                               "(out of memory or a crash in native code).") from None
         if status == "ok":
+            self.evaluated += 1
             return payload
         raise TrialFailed(payload[0], payload[1])
+
+    @property
+    def alive(self) -> bool:
+        """Whether the worker process is running."""
+        return self._proc is not None and self._proc.poll() is None
 
     def kill(self) -> None:
         """Kill the worker now; the next call starts a new one."""
@@ -194,25 +207,20 @@ class ProcessExecutor:
         if self._proc is not None:
             if self._proc.poll() is None:
                 self._proc.kill()
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:  # pragma: no cover - a kill does not block
-                pass
             self._proc = None
         self._loaded = False
 
     def close(self) -> None:
         """Ask the worker to stop, then make sure it has."""
         if self._conn is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self._conn.send_bytes(b"Q")
-            except OSError:
-                pass
         if self._proc is not None:
-            try:
-                self._proc.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                pass
+            # still importing or fitting: nothing in it is worth waiting for
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(timeout=0.2)
         self.kill()
 
 

@@ -53,7 +53,8 @@ class Family:
 
     Attributes:
         name: the name users write in ``models=[...]``.
-        encoding: input encoding (see :func:`~automl_bridge.models.preprocessing.build_preprocessor`).
+        encoding: input encoding (see
+            :func:`~automl_bridge.models.preprocessing.build_preprocessor`).
         space: search space for a data context.
         build: estimator for a context and sampled parameters.
         defaults: a strong first configuration (inside the space).
