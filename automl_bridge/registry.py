@@ -17,10 +17,9 @@ Example:
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import PackageNotFoundError, entry_points, version
 from typing import Any, Literal
 
 from automl_bridge.exceptions import BackendNotInstalledError, UnknownNameError
@@ -36,7 +35,8 @@ class Entry:
         name: the name users write.
         target: ``"package.module:attribute"`` imported on first use.
         extra: the extra of automl-bridge that installs its dependencies (``None`` = core).
-        requires: top-level modules that must be importable (checked without importing).
+        requires: distributions that must be installed (checked from their metadata, without
+            importing anything).
         description: one line for listings.
     """
 
@@ -53,20 +53,24 @@ class Entry:
             return "pip install automl-bridge"
         return f"pip install 'automl-bridge[{self.extra}]'"
 
-    def is_installed(self) -> bool:
-        """Whether every required module can be found (none is imported)."""
-        for mod in self.requires:
+    def missing(self) -> list[str]:
+        """Required distributions that are not installed (nothing is imported)."""
+        out = []
+        for dist in self.requires:
             try:
-                if importlib.util.find_spec(mod) is None:
-                    return False
-            except (ImportError, ValueError):
-                return False
-        return True
+                version(dist)
+            except PackageNotFoundError:
+                out.append(dist)
+        return out
+
+    def is_installed(self) -> bool:
+        """Whether every required distribution is installed (nothing is imported)."""
+        return not self.missing()
 
     def load(self) -> Any:
         """Import and return the target object."""
-        if not self.is_installed():
-            missing = [m for m in self.requires if importlib.util.find_spec(m) is None]
+        missing = self.missing()
+        if missing:
             raise BackendNotInstalledError(
                 f"{self.name!r} needs {', '.join(missing)}, which is not installed. "
                 f"Install it with: {self.install_hint}"
@@ -119,7 +123,7 @@ class Registry:
         return self.entry(name).load()
 
 
-_SK = ("sklearn",)
+_SK = ("scikit-learn",)
 
 _BACKENDS = {
     "local": Entry("local", "automl_bridge.backends.local:LocalBackend", None, ("optuna", *_SK),
@@ -127,9 +131,9 @@ _BACKENDS = {
     "sagemaker": Entry("sagemaker", "automl_bridge.backends.sagemaker:SageMakerBackend", "aws",
                        ("boto3",), "AWS SageMaker Autopilot (CreateAutoMLJobV2)"),
     "vertex": Entry("vertex", "automl_bridge.backends.vertex:VertexBackend", "gcp",
-                    ("google.cloud.aiplatform",), "Google Vertex AI AutoML Tabular"),
+                    ("google-cloud-aiplatform",), "Google Vertex AI AutoML Tabular"),
     "azure": Entry("azure", "automl_bridge.backends.azure:AzureBackend", "azure",
-                   ("azure.ai.ml", "azure.identity"), "Azure ML AutoML"),
+                   ("azure-ai-ml", "azure-identity"), "Azure ML AutoML"),
 }
 
 _STRATEGIES = {
