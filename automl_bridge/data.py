@@ -108,7 +108,7 @@ class TrainingData:
     @property
     def n_rows(self) -> int:
         """Number of training rows."""
-        return int(len(self.X))
+        return len(self.X)
 
     @property
     def n_classes(self) -> int:
@@ -221,7 +221,7 @@ def fingerprint(frame: pd.DataFrame) -> dict[str, Any]:
     except TypeError:  # unhashable cells (lists, dicts)
         digest.update(frame.to_csv(index=False).encode())
     return {
-        "rows": int(len(frame)),
+        "rows": len(frame),
         "columns": int(frame.shape[1]),
         "schema": {str(c): str(t) for c, t in frame.dtypes.items()},
         "sha256": digest.hexdigest(),
@@ -250,20 +250,26 @@ def prepare_training_data(data: Any, spec: JobSpec, *, min_rows: int | None = No
     problems.raise_if_any()
     fp = fingerprint(frame)
 
-    if spec.target not in frame.columns:
-        close = difflib.get_close_matches(spec.target, [str(c) for c in frame.columns], n=3)
-        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise TargetError(
-            f"The target column {spec.target!r} is not in the data. Columns are "
-            f"{_short([str(c) for c in frame.columns])}.{hint}"
-        )
+    columns = [str(c) for c in frame.columns]
     if len(frame) == 0:
-        raise SchemaError("The data has 0 rows. Give at least one row per class and fold.")
-    features = [c for c in frame.columns if c != spec.target]
-    if not features:
-        raise SchemaError(
+        problems.add(SchemaError, (
+            f"The data has 0 rows (columns {_short(columns)}). Give at least one row per "
+            "class and fold."
+        ))
+    if spec.target not in frame.columns:
+        close = difflib.get_close_matches(spec.target, columns, n=3)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        problems.add(TargetError, (
+            f"The target column {spec.target!r} is not in the data. Columns are "
+            f"{_short(columns)}.{hint}"
+        ))
+    elif frame.shape[1] == 1:
+        problems.add(SchemaError, (
             f"The data has no feature columns: only the target {spec.target!r}. Add features."
-        )
+        ))
+    problems.raise_if_any()
+    _check_cells(frame, spec.target, problems)
+    problems.raise_if_any()
 
     frame = frame.reset_index(drop=True)
     y_raw = frame[spec.target]
@@ -275,31 +281,32 @@ def prepare_training_data(data: Any, spec: JobSpec, *, min_rows: int | None = No
 
     task, reason = _infer_task(y_raw, spec.task)
     if spec.task == "auto":
-        log.warning("task='auto' resolved to %r: %s", task, reason)
-        warnings.append(f"task='auto' resolved to {task!r}: {reason}")
+        note = f"task='auto' resolved to {task!r} for the target {spec.target!r}: {reason}"
+        log.warning(note)
+        warnings.append(note)
     _check_task(y_raw, task, spec, problems)
     problems.raise_if_any()
 
     y, classes = _encode_target(y_raw, task, spec, problems, warnings)
     problems.raise_if_any()
     if classes is not None and spec.drop_rare_classes:
-        keep = _rare_class_mask(y, classes, warnings)
+        keep = _rare_class_mask(y, classes, spec.target, warnings)
         if keep is not None:
             frame = frame.loc[keep].reset_index(drop=True)
             y = y[keep]
             classes = sorted(set(y.tolist()), key=_sort_key)
-    if classes is not None:
-        _check_classes(y, classes, problems)
-    problems.raise_if_any()
-
-    metric, pos_label = _resolve_metric(spec, task, classes, problems, warnings)
     folds = spec.validation_folds if spec.validation_method == "cv" else 2
     need = min_rows if min_rows is not None else 2 * folds
-    if len(frame) < need:
+    if len(frame) < need:  # before the class checks: too few rows explains them too
         problems.add(SchemaError, (
             f"The data has {len(frame)} usable rows; validation needs at least {need} "
             f"(2 x {folds} folds). Add rows or use validation='holdout'."
         ))
+    if classes is not None:
+        _check_classes(y, classes, spec.target, problems)
+    problems.raise_if_any()
+
+    metric, pos_label = _resolve_metric(spec, task, classes, problems, warnings)
     problems.raise_if_any()
 
     X = frame.drop(columns=[spec.target])
@@ -334,7 +341,8 @@ def _check_columns(frame: pd.DataFrame, problems: _Problems, warnings: list[str]
 
     if isinstance(frame.columns, pd.MultiIndex):
         problems.add(SchemaError, (
-            f"The data has MultiIndex columns (levels {frame.columns.nlevels}). Flatten them, "
+            f"The data has MultiIndex columns ({frame.columns.nlevels} levels, e.g. "
+            f"{_short([str(c) for c in frame.columns], 3)}). Flatten them, "
             "e.g. df.columns = ['_'.join(map(str, c)) for c in df.columns]."
         ))
         return frame
@@ -353,6 +361,24 @@ def _check_columns(frame: pd.DataFrame, problems: _Problems, warnings: list[str]
             f"The data has duplicate column names {dups}. Rename them so each is unique."
         ))
     return frame
+
+
+def _check_cells(frame: pd.DataFrame, target: str, problems: _Problems) -> None:
+    """Lists, dicts, sets and arrays in cells cannot be features or labels: name the columns."""
+    from collections.abc import Hashable
+
+    for col in frame.columns:
+        s = frame[col]
+        if s.dtype != object:
+            continue
+        bad = s[~s.map(lambda v: isinstance(v, Hashable))]
+        if len(bad):
+            kinds = sorted({type(v).__name__ for v in bad.head(1000)})
+            problems.add(TargetError if col == target else SchemaError, (
+                f"Column {col!r} holds {'/'.join(kinds)} values in {len(bad)} of {len(s)} rows "
+                f"(e.g. {str(bad.iloc[0])[:40]}); {'targets' if col == target else 'features'} "
+                "must be single values. Expand them into columns or convert them to strings."
+            ))
 
 
 def _drop_missing_target(
@@ -474,21 +500,26 @@ def _encode_target(
     return arr, classes
 
 
-def _rare_class_mask(y: np.ndarray, classes: list[Any], warnings: list[str]) -> np.ndarray | None:
+def _rare_class_mask(
+    y: np.ndarray, classes: list[Any], target: str, warnings: list[str]
+) -> np.ndarray | None:
     import numpy as np
 
     counts = {c: int((y == c).sum()) for c in classes}
     rare = [c for c, n in counts.items() if n < 2]
     if not rare:
         return None
-    warnings.append(f"Dropped classes with a single row (drop_rare_classes=True): {rare}.")
+    warnings.append(
+        f"Dropped {len(rare)} class(es) of the target {target!r} with a single row "
+        f"(drop_rare_classes=True): {rare[:10]}."
+    )
     return ~np.isin(y, rare)
 
 
-def _check_classes(y: np.ndarray, classes: list[Any], problems: _Problems) -> None:
+def _check_classes(y: np.ndarray, classes: list[Any], target: str, problems: _Problems) -> None:
     if len(classes) < 2:
         problems.add(TargetError, (
-            f"The target has a single class {classes[0]!r} in all {len(y)} rows; "
+            f"The target {target!r} has a single class {classes[0]!r} in all {len(y)} rows; "
             "classification needs at least two. Check the target column or the row filter."
         ))
         return
@@ -496,8 +527,9 @@ def _check_classes(y: np.ndarray, classes: list[Any], problems: _Problems) -> No
     single = [c for c, n in counts.items() if n < 2]
     if single:
         problems.add(TargetError, (
-            f"The target has classes with a single row: {single[:10]}. Validation needs at "
-            "least 2 rows per class. Add rows, merge the classes, or set drop_rare_classes=True."
+            f"The target {target!r} has classes with a single row: {single[:10]}. Validation "
+            "needs at least 2 rows per class. Add rows, merge the classes, or set "
+            "drop_rare_classes=True."
         ))
 
 
@@ -523,6 +555,13 @@ def _resolve_metric(
     if name == "roc_auc" and n_classes > 2:
         warnings.append("roc_auc on a multiclass target is the one-vs-rest macro average.")
     pos_label = spec.pos_label
+    if pos_label is not None and classes is None:
+        problems.add(MetricError, (
+            f"The pos_label {pos_label!r} applies to classification, but the task is {task!r}"
+            f"{' (inferred from the target)' if spec.task == 'auto' else ''}. Remove pos_label, "
+            "or set task='classification'."
+        ))
+        return name, None
     if pos_label is not None and classes is not None and pos_label not in classes:
         match = [c for c in classes if str(c) == str(pos_label)]
         if match:
@@ -627,6 +666,11 @@ def _classify_object(
     as_str = non_null.astype(str)
     if _looks_like_dates(as_str):
         warnings.append(f"Column {col!r} holds date strings; it is expanded to date parts.")
+        if _mixes_time_zones(non_null):
+            warnings.append(
+                f"Column {col!r} mixes time-zone-aware and naive datetimes; all are converted "
+                "to UTC, naive ones taken as UTC. Localize them first if they are local times."
+            )
         return "datetime"
     sample = as_str.head(2000)
     mean_words = float(sample.str.split().str.len().mean()) if len(sample) else 0.0
@@ -659,6 +703,27 @@ def _looks_like_dates(as_str: pd.Series) -> bool:
         _w.simplefilter("ignore")
         parsed = pd.to_datetime(sample, errors="coerce", utc=True, format="mixed")
     return bool(parsed.notna().mean() >= 0.95)
+
+
+_TZ_SUFFIX = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})$"
+
+
+def _mixes_time_zones(non_null: pd.Series) -> bool:
+    """Whether datetime values (objects or strings) are partly tz-aware and partly naive."""
+    import datetime as dt
+    import re
+
+    pattern = re.compile(_TZ_SUFFIX)
+
+    def aware(v: Any) -> bool | None:
+        if isinstance(v, dt.datetime):
+            return v.tzinfo is not None
+        if isinstance(v, str):
+            return bool(pattern.search(v.strip()))
+        return None
+
+    seen = {aware(v) for v in non_null.head(10_000)}
+    return True in seen and False in seen
 
 
 def _warn_leaks(X: pd.DataFrame, y: np.ndarray, schema: FeatureSchema,

@@ -183,6 +183,8 @@ def score(
             keep = [i for i, c in enumerate(labels) if c in present]
             sub = proba[:, keep]
             sub = sub / np.clip(sub.sum(axis=1, keepdims=True), 1e-15, None)
+            if len(keep) == 2:  # sklearn reads two columns as binary: score the second class
+                return float(skm.roc_auc_score(y_true == labels[keep[1]], sub[:, 1]))
             return float(skm.roc_auc_score(y_true, sub, multi_class="ovr", average="macro",
                                            labels=[labels[i] for i in keep]))
         return float(skm.roc_auc_score(y_true, proba, multi_class="ovr", average="macro",

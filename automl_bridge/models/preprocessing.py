@@ -85,6 +85,13 @@ class FrameAligner(TransformerMixin, BaseEstimator):
                 f"The data is missing {len(missing)} feature column(s) the model was trained on: "
                 f"{missing[:20]}. Add them (values may be missing)."
             )
+        repeated = sorted({c for c in frame.columns[frame.columns.duplicated()]
+                           if c in self.kinds_})
+        if repeated:
+            raise PredictSchemaError(
+                f"The data has duplicate columns {repeated[:20]}; each feature column must "
+                "appear once. Remove or rename the copies."
+            )
         extra = [c for c in frame.columns if c not in self.kinds_]
         if extra:
             log.debug("ignoring %d extra column(s): %s", len(extra), extra[:20])
@@ -94,7 +101,7 @@ class FrameAligner(TransformerMixin, BaseEstimator):
             if kind == "numeric":
                 parts[col] = _to_float(s, col)
             elif kind == "boolean":
-                parts[col] = _bool_to_float(s)
+                parts[col] = _bool_to_float(s, col)
             elif kind == "datetime":
                 parts.update(_date_parts(s, col))
             else:  # categorical, text
@@ -123,7 +130,7 @@ class FrameAligner(TransformerMixin, BaseEstimator):
 
 def _to_float(s: pd.Series, col: str) -> np.ndarray:
     if pd.api.types.is_bool_dtype(s):
-        return _bool_to_float(s)
+        return _bool_to_float(s, col)
     if pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype):
         arr = s.to_numpy(dtype=float, na_value=np.nan)
     else:
@@ -144,10 +151,34 @@ def _to_float(s: pd.Series, col: str) -> np.ndarray:
     return arr
 
 
-def _bool_to_float(s: pd.Series) -> np.ndarray:
-    mapping = {True: 1.0, False: 0.0, "True": 1.0, "False": 0.0, "true": 1.0, "false": 0.0,
-               1: 1.0, 0: 0.0}
-    return s.astype(object).map(lambda v: mapping.get(v, np.nan)).to_numpy(dtype=float)
+_BOOL_VALUES: dict[Any, float] = {True: 1.0, False: 0.0, "true": 1.0, "false": 0.0,
+                                  "1": 1.0, "0": 0.0, "1.0": 1.0, "0.0": 0.0}
+
+
+def _bool_value(v: Any) -> float:
+    if isinstance(v, str):
+        v = v.strip().lower()
+    try:
+        return _BOOL_VALUES.get(v, np.nan)
+    except TypeError:  # unhashable
+        return np.nan
+
+
+def _bool_to_float(s: pd.Series, col: str = "") -> np.ndarray:
+    """True/False (also as 1/0 or text) as 1.0/0.0; more than 1% unreadable is an error."""
+    out = s.astype(object).map(_bool_value).to_numpy(dtype=float)
+    failed = np.isnan(out) & s.notna().to_numpy(dtype=bool)
+    n_failed = int(failed.sum())
+    if n_failed:
+        share = n_failed / max(int(s.notna().sum()), 1)
+        if share > MAX_COERCE_FAILURE:
+            bad = s[failed].astype(str).unique()[:5].tolist()
+            raise PredictSchemaError(
+                f"Column {col!r} must be boolean like in training, but {n_failed} value(s) "
+                f"({share:.1%}) are not True/False (or 1/0), e.g. {bad}. Fix or remove them."
+            )
+        log.warning("column %r: %d non-boolean value(s) treated as missing", col, n_failed)
+    return out
 
 
 def _date_parts(s: pd.Series, col: str) -> dict[str, np.ndarray]:
@@ -172,7 +203,7 @@ def _date_parts(s: pd.Series, col: str) -> dict[str, np.ndarray]:
     epoch = (dt - pd.Timestamp("1970-01-01")).dt.total_seconds() / 86400.0
     return {
         f"{col}__year": part(dt.dt.year), f"{col}__month": part(dt.dt.month),
-        f"{col}__day": part(dt.dt.day), f"{col}__dayofweek": part(dt.dt.dayofweek),
+        f"{col}__day": part(dt.dt.day), f"{col}__dayofweek": part(dt.dt.day_of_week),
         f"{col}__hour": part(dt.dt.hour), f"{col}__epoch_days": part(epoch),
     }
 
