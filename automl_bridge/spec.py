@@ -203,6 +203,11 @@ class JobSpec(BaseModel):
             )
         if self.metric is not None and self.task != "auto":
             get_metric(self.metric, self.task)
+        if self.pos_label is not None and self.task == "regression":
+            raise MetricError(
+                f"The 'pos_label' of JobSpec applies to classification; the task is "
+                f"'regression'. Remove pos_label={self.pos_label!r} or set the task."
+            )
         return self
 
     # --- derived views ----------------------------------------------------------------------

@@ -469,7 +469,7 @@ def _row07() -> None:
     df = with_cols(clf_frame(), label=["a"] * 20 + ["b"] * 17 + ["c"] * 3)
     _, result = fit(df, validation="auto")
     assert result.extra["validation"] == {"method": "cv", "folds": 3}
-    warned(result.warnings, "rarest class has 3 rows", "3 folds")
+    warned(result.warnings, "rarest class of 'label' has 3 rows", "3 folds")
 
 
 @e2e("row08-string-labels")

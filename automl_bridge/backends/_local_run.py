@@ -114,7 +114,7 @@ class LocalRun:
                      available_memory_bytes())
         splits, scheme, split_warnings = make_splits(
             tdata.y, tdata.task, spec.validation_method, folds=spec.validation_folds,
-            fraction=spec.validation_fraction, seed=spec.seed)
+            fraction=spec.validation_fraction, seed=spec.seed, target=spec.target)
         self.warnings.extend(split_warnings)
         n_train = len(splits[0][0])
         space_ctx = DataContext(task=tdata.task, n_rows=n_train, n_features=len(tdata.schema.kinds),

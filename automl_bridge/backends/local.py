@@ -205,7 +205,7 @@ def check_memory(frame_bytes: int, copies: int, available: int | None) -> None:
     need = frame_bytes * copies
     if need > available:
         raise ResourceLimitError(
-            f"The data takes {frame_bytes / 2**20:.0f} MiB; the run needs about {copies} "
+            f"The data takes {frame_bytes / 2**20:.1f} MiB; the run needs about {copies} "
             f"working copies ({need / 2**20:.0f} MiB) but only {available / 2**20:.0f} MiB are "
             "available. Use fewer rows or columns, or n_jobs=1."
         )

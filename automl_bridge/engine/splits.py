@@ -25,7 +25,8 @@ CV_MAX_ROWS = 5_000
 
 
 def make_splits(
-    y: np.ndarray, task: str, method: str, *, folds: int, fraction: float, seed: int
+    y: np.ndarray, task: str, method: str, *, folds: int, fraction: float, seed: int,
+    target: str = "target",
 ) -> tuple[list[tuple[np.ndarray, np.ndarray]], dict[str, Any], list[str]]:
     """Index pairs ``(train, valid)``, a description of the scheme, and warnings."""
     from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
@@ -43,7 +44,8 @@ def make_splits(
             if rarest < folds:
                 new = max(2, rarest)
                 warnings.append(
-                    f"The rarest class has {rarest} rows, fewer than {folds} folds; "
+                    f"The rarest class of {target!r} has {rarest} rows, fewer than {folds} "
+                    "folds; "
                     f"cross-validation uses {new} folds."
                 )
                 folds = new
@@ -61,6 +63,7 @@ def make_splits(
         if round(n * fraction) >= n_classes and n - round(n * fraction) >= n_classes:
             strat = labels
         else:
-            warnings.append("The holdout is too small to hold every class; it is not stratified.")
+            warnings.append(f"The holdout is too small to hold every class of {target!r}; it is "
+                            "not stratified.")
     tr, va = train_test_split(idx, test_size=fraction, random_state=seed, stratify=strat)
     return [(np.sort(tr), np.sort(va))], {"method": "holdout", "fraction": fraction}, warnings

@@ -87,9 +87,12 @@ class InlineExecutor:
     def call(self, kind: str, family: str, params: dict[str, Any], *,
              timeout: float | None = None, cancel: threading.Event | None = None) -> Any:
         """Run ``evaluate``, ``refit`` or fetch the champion now."""
+        from threadpoolctl import threadpool_limits
+
         assert self.ctx is not None
         try:
-            return self.champion.handle(self.ctx, kind, family, params)
+            with threadpool_limits(self.n_threads):
+                return self.champion.handle(self.ctx, kind, family, params)
         except Exception as exc:
             raise TrialFailed(f"{type(exc).__name__}: {exc}", traceback.format_exc()) from exc
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from automl_bridge.exceptions import ModelNotFittedError
+from automl_bridge.exceptions import AutoMLInputError, ModelNotFittedError, PredictSchemaError
 from automl_bridge.models.families import DataContext, Family
 from automl_bridge.models.preprocessing import FrameAligner, build_preprocessor, categorical_mask
 
@@ -105,7 +105,7 @@ class TabularModel:
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, one column per class of ``classes_``."""
         if self.task != "classification" or self.classes_ is None:
-            raise ModelNotFittedError(
+            raise AutoMLInputError(
                 "predict_proba is only available for classification models; this model does "
                 f"{self.task}. Use predict()."
             )
@@ -115,4 +115,12 @@ class TabularModel:
 
 
 def _n_rows(X: Any) -> int:
-    return int(X.shape[0]) if hasattr(X, "shape") else len(X)
+    if hasattr(X, "shape") and len(X.shape) >= 1:
+        return int(X.shape[0])
+    try:
+        return len(X)
+    except TypeError:
+        raise PredictSchemaError(
+            "Predict needs a DataFrame (or a 2-d array) with the training columns. Got "
+            f"{type(X).__name__}."
+        ) from None
