@@ -30,7 +30,8 @@ def test_fit_records_everything(tmp_path, binary_df) -> None:
     assert len(result.candidates) == 4
     assert all(c.state is CandidateState.COMPLETE for c in result.candidates)
     first = result.candidates[0]
-    assert first.family == "hist_gradient_boosting"  # warm start: strong defaults first
+    assert first.family == "linear"  # warm start: cheap, then strong defaults first
+    assert result.candidates[1].family == "hist_gradient_boosting"
     assert set(first.metrics) >= {"accuracy", "roc_auc", "log_loss", "f1", "balanced_accuracy"}
     assert first.fit_time_s > 0
     assert result.best is not None and result.best.model is not None

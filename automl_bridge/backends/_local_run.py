@@ -7,6 +7,7 @@ search, choose the final model, write ``result.json`` and ``model.skops``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from automl_bridge.backends.local import (
+    allowed_overrun,
     available_memory_bytes,
     check_memory,
     new_run_id,
@@ -45,7 +47,7 @@ log = logging.getLogger("automl_bridge.local")
 #: Fraction of the budget (at least 0.5 s, at most 5 s) kept for writing results.
 WRITE_RESERVE_REL = 0.03
 #: Default configurations of these families are tried first, in this order.
-WARM_START = ("hist_gradient_boosting", "random_forest", "linear")
+WARM_START = ("linear", "hist_gradient_boosting", "random_forest")
 
 
 class LocalRun:
@@ -65,6 +67,8 @@ class LocalRun:
         self.started_at = now_iso()
         self.warnings: list[str] = []
         self._storage_label = "memory"
+        self._created_dir: str | None = None
+        self._study_made = False
         self._deadline_for_final: float | None = None
         self.final_note: tuple[str, Any] = ("", None)
         budget = spec.time_budget_s
@@ -81,13 +85,46 @@ class LocalRun:
         from automl_bridge.data import prepare_training_data
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # our progress replaces its log
+        from concurrent.futures import ThreadPoolExecutor
+
         executors = self._start_executors()
+        # While the data is checked here: skops scans every scikit-learn estimator on import,
+        # and opening an SQLite storage costs about a second.
+        threading.Thread(target=_import_quietly, args=("skops.io",), daemon=True).start()
+        pool = ThreadPoolExecutor(1, thread_name_prefix="automl-bridge-storage")
+        self._located = pool.submit(self._locate_storage)
+        pool.shutdown(wait=False)
         try:
             tdata = prepare_training_data(data, self.spec)
             return self._execute(tdata, executors)
+        except BaseException:
+            self._discard_unused_run_dir()
+            raise
         finally:
             for ex in executors:
                 ex.close()
+
+    def _locate_storage(self) -> tuple[Any, str, bool]:
+        """The storage and run id of this run, and whether it resumes an earlier one."""
+        storage, run_id = self._storage_for_run()
+        if self.resume and run_id is not None:
+            return storage, run_id, True
+        run_id = run_id or new_run_id()
+        if storage is None:
+            storage = self._default_storage(run_id)
+            self._created_dir = run_id
+        return storage, run_id, False
+
+    def _discard_unused_run_dir(self) -> None:
+        """Remove the run directory this run created when it failed before any trial."""
+        import shutil
+
+        created = self._created_dir
+        if created is None or self.backend.run_dir is None or self._study_made:
+            return
+        with contextlib.suppress(BaseException):
+            self._located.result()  # wait until the storage is open before removing it
+        shutil.rmtree(self.backend.run_dir / created, ignore_errors=True)
 
     def _start_executors(self) -> list[Any]:
         from automl_bridge.engine.workers import InlineExecutor, ProcessExecutor
@@ -160,7 +197,7 @@ class LocalRun:
         from automl_bridge.engine.runner import candidates_from_study
 
         summarize_failures(candidates_from_study(study))
-        model = self._final_model(study, direction, executors, ectx)
+        model = self._final_model(study, direction, executors, ectx, search.fallback)
         study.set_user_attr(ATTR_STATUS, "completed")
         return self._finish(study, tdata, direction, RunStatus.COMPLETED, model, extra, "")
 
@@ -174,19 +211,16 @@ class LocalRun:
         strategy = make_strategy(spec.search_strategy, seed=spec.seed, n_jobs=b.n_jobs,
                                  options=spec.search_options)
         sha = tdata.fingerprint["sha256"]
-        storage, run_id = self._storage_for_run()
-        study = None
-        if self.resume and run_id is not None:
+        storage, run_id, resuming = self._located.result()
+        self.run_id = run_id
+        if resuming:
             study = load_run_study(storage, run_id=run_id, spec=spec, data_sha256=sha,
                                    sampler=strategy.sampler)
-            self.run_id = run_id
             self._sweep_zombies(study)
         else:
             if self.resume:
                 self.warnings.append("resume=True found no unfinished run; a new run started.")
-            self.run_id = run_id or new_run_id()
-            if storage is None:
-                storage = self._default_storage(self.run_id)
+            self._study_made = True
             study = create_run_study(storage, run_id=self.run_id, spec=spec, data_sha256=sha,
                                      direction=direction, sampler=strategy.sampler)
             self._warm_start(study, families, space_ctx)
@@ -271,7 +305,7 @@ class LocalRun:
     # --- final model -------------------------------------------------------------------------
 
     def _final_model(self, study: Any, direction: str, executors: list[Any],
-                     ectx: EvalContext) -> Any:
+                     ectx: EvalContext, fallback: tuple[float, Any] | None) -> Any:
         """Best candidate refit on all rows; else its last-split model; else the baseline."""
         from automl_bridge.engine.runner import best_candidates, candidates_from_study
         from automl_bridge.engine.workers import TrialFailed, TrialTimeout
@@ -281,8 +315,12 @@ class LocalRun:
         for cand in ranked[:3]:
             left = float("inf") if deadline is None else \
                 deadline - time.monotonic() - self.write_reserve
-            if float(cand.extra.get("refit_estimate_s", 0.0)) > left:
+            # a small refit may use part of the documented overrun margin rather than leave
+            # the user a validated-split model or the baseline
+            grace = min(1.0, 0.25 * allowed_overrun(float(self.spec.time_budget_s or 0.0)))
+            if float(cand.extra.get("refit_estimate_s", 0.0)) > left + grace:
                 continue
+            left += grace
             try:
                 model = self._refit(executors, ectx, cand, None if deadline is None else left)
                 self.final_note = ("refit", cand)
@@ -294,6 +332,8 @@ class LocalRun:
             wait = None if deadline is None else max(0.1, deadline - time.monotonic())
             champions = [c for ex in executors
                          if (c := _champion(ex, wait)) is not None]
+            if fallback is not None:
+                champions.append(fallback)
             if champions:
                 _score, model = sorted(champions, key=lambda sc: sc[0],
                                        reverse=direction == "maximize")[0]
@@ -316,11 +356,14 @@ class LocalRun:
                timeout: float | None) -> Any:
         """Refit in a live worker; in this process when every worker was killed (a restart
         would cost more than a small refit)."""
-        from automl_bridge.engine.workers import InlineExecutor
+        from automl_bridge.engine.workers import InlineExecutor, TrialTimeout
 
         live = [ex for ex in executors if ex.alive]
         if live:
             return live[0].call("refit", cand.family, cand.params, timeout=timeout)
+        estimate = float(cand.extra.get("refit_estimate_s", 0.0))
+        if timeout is not None and estimate > 0.5 * timeout:
+            raise TrialTimeout()  # too risky without a deadline; use the validated model
         inline = InlineExecutor(n_threads=executors[0].n_threads)
         inline.load(ectx)
         return inline.call("refit", cand.family, cand.params)
@@ -400,6 +443,13 @@ def _spent_before(study: Any, session: int) -> float:
                 end = end.astimezone()
             total += max(0.0, (end - start).total_seconds())
     return total
+
+
+def _import_quietly(module: str) -> None:
+    import importlib
+
+    with contextlib.suppress(ImportError):  # a core dependency; save_model reports it
+        importlib.import_module(module)
 
 
 def _champion(executor: Any, timeout: float | None) -> Any:

@@ -77,6 +77,8 @@ class Search:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _started: int = 0
     _best: tuple[float, float] | None = None  # (score, refit estimate)
+    #: (score, model) fetched from a worker when the best could not be refit in time.
+    fallback: tuple[float, Any] | None = None
     _done: int = 0
     _failed: int = 0
     stop_reason: str = ""
@@ -117,24 +119,33 @@ class Search:
         if self._best is None or is_better(score, self._best[0], self.direction):  # type: ignore[arg-type]
             self._best = (score, refit_s)
 
-    def _should_stop(self) -> str:
+    def _should_stop(self, executor: Any) -> str:
         if self.cancel.is_set():
             return "cancelled"
         if self.budget.trials_left is not None and self._started >= self.budget.trials_left:
             return "max_trials"
-        if self._time_for_trial() < MIN_TRIAL_S:
+        if self._time_for_trial() - executor.restart_cost < MIN_TRIAL_S:
             return "time_budget"
         return ""
 
     def _time_for_trial(self) -> float:
-        """Time a new trial may take: what is left after writing and refitting the best."""
-        refit_s = self._best[1] + REFIT_MARGIN_S if self._best is not None else 0.0
-        return self.budget.time_left() - self.budget.write_reserve_s - refit_s
+        """Time a new trial may take: what is left after writing and refitting the best.
+
+        Time for the refit is held back only while the refit still fits before the deadline;
+        otherwise the search goes on and the final model is the best one as validated.
+        """
+        left = self.budget.time_left() - self.budget.write_reserve_s
+        if self._refit_affordable(left):
+            return left - self._best[1] - REFIT_MARGIN_S  # type: ignore[index]
+        return left
+
+    def _refit_affordable(self, left: float) -> bool:
+        return self._best is not None and self._best[1] + REFIT_MARGIN_S <= left
 
     def _slot(self, executor: Any) -> None:
         while True:
             with self._lock:
-                reason = self._should_stop()
+                reason = self._should_stop(executor)
                 if reason:
                     self.stop_reason = self.stop_reason or reason
                     return
@@ -177,16 +188,33 @@ class Search:
             rec.update(state=CandidateState.INTERRUPTED.value, error="Interrupted.")
             self._record(trial, rec, start, state)
             raise
-        self._record(trial, rec, start, state)
+        self._record(trial, rec, start, state, executor)
 
-    def _record(self, trial: Any, rec: dict[str, Any], start: float, state: Any) -> None:
+    def _keep_fallback(self, executor: Any) -> None:
+        """A new best: fetch its validated model now, before a later trial's timeout can kill
+        the worker that holds it. It is the final model when the refit cannot be afforded."""
+        left = self.budget.time_left() - self.budget.write_reserve_s
+        if self.budget.deadline is None or not getattr(executor, "evaluated", 0):
+            return
+        try:
+            got = executor.call("champion", "", {}, timeout=max(left, 0.1))
+        except (TrialTimeout, TrialFailed):
+            return
+        if got is not None:
+            self.fallback = got
+
+    def _record(self, trial: Any, rec: dict[str, Any], start: float, state: Any,
+                executor: Any = None) -> None:
         rec["fit_time_s"] = round(time.perf_counter() - start, 4)
         with self._lock:
             trial.set_user_attr(TRIAL_ATTR, json.dumps(rec, default=_json_default))
             if rec["state"] == CandidateState.COMPLETE.value:
                 self.study.tell(trial, float(rec["score"]))
                 self._done += 1
+                was = self._best
                 self._note_best(float(rec["score"]), float(rec["refit_estimate_s"]))
+                if self._best is not was and executor is not None:
+                    self._keep_fallback(executor)
             else:
                 self.study.tell(trial, state=state)
                 if rec["state"] != CandidateState.INTERRUPTED.value:

