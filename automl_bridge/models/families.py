@@ -22,6 +22,8 @@ from automl_bridge.search.space import Choice, Fixed, Float, Int, Param
 
 #: SVMs are offered only up to this many training rows (their cost grows ~quadratically).
 SVM_MAX_ROWS = 10_000
+#: Histogram gradient boosting stops early (on 10 % of its rows) from this many rows on.
+HGB_EARLY_STOP_ROWS = 500
 #: K-nearest neighbours are offered only up to this many training rows (slow prediction).
 KNN_MAX_ROWS = 100_000
 
@@ -173,7 +175,7 @@ SVM = Family("svm", "onehot", _svm_space, _svm_build, _svm_defaults, _svm_availa
 def _forest_space(ctx: DataContext) -> list[Param]:
     leaf_high = max(1, min(30, ctx.n_rows // 20))
     return [
-        Int("n_estimators", 50, 400, log=True),
+        Int("n_estimators", 50, 300, log=True),
         Choice("max_features", ["sqrt", 0.3, 0.6, 1.0]),
         Int("min_samples_leaf", 1, leaf_high, log=True),
         Choice("bootstrap", [True, False]),
@@ -224,7 +226,8 @@ def _hgb_space(ctx: DataContext) -> list[Param]:
         Int("min_samples_leaf", 2, leaf_high, log=True),
         Float("l2_regularization", 1e-8, 10.0, log=True),
         Float("max_features", 0.3, 1.0),
-        Int("max_iter", 50, 1000, log=True),
+        # without early stopping (small data) every iteration is paid for: fewer of them
+        Int("max_iter", 50, 500 if ctx.n_rows >= HGB_EARLY_STOP_ROWS else 300, log=True),
     ]
 
 
@@ -236,7 +239,7 @@ def _hgb_build(ctx: DataContext, p: dict[str, Any]) -> Any:
     return cls(learning_rate=p["learning_rate"], max_leaf_nodes=p["max_leaf_nodes"],
                min_samples_leaf=min(p["min_samples_leaf"], max(1, ctx.n_rows // 4)),
                l2_regularization=p["l2_regularization"], max_features=p["max_features"],
-               max_iter=p["max_iter"], early_stopping=ctx.n_rows > 1000,
+               max_iter=p["max_iter"], early_stopping=ctx.n_rows >= HGB_EARLY_STOP_ROWS,
                random_state=ctx.seed)
 
 
