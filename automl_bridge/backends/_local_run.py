@@ -46,8 +46,13 @@ log = logging.getLogger("automl_bridge.local")
 
 #: Fraction of the budget (at least 0.5 s, at most 5 s) kept for writing results.
 WRITE_RESERVE_REL = 0.03
-#: Default configurations of these families are tried first, in this order.
+#: Default configurations of these families are tried first, in this order: on small data the
+#: cheap linear model first (a model exists within a second), on large data gradient boosting
+#: first (it stops early and is the strongest; a linear model there still costs seconds).
 WARM_START = ("linear", "hist_gradient_boosting", "random_forest")
+WARM_START_LARGE = ("hist_gradient_boosting", "linear", "random_forest")
+#: Training rows from which the large-data order applies.
+LARGE_ROWS = 10_000
 
 
 class LocalRun:
@@ -266,8 +271,9 @@ class LocalRun:
 
     def _warm_start(self, study: Any, families: dict[str, Any], space_ctx: Any) -> None:
         """Enqueue strong default configurations first (as many as the trial budget allows)."""
-        limit = self.spec.max_trials if self.spec.max_trials is not None else len(WARM_START)
-        for name in [n for n in WARM_START if n in families][:limit]:
+        order = WARM_START_LARGE if space_ctx.n_rows >= LARGE_ROWS else WARM_START
+        limit = self.spec.max_trials if self.spec.max_trials is not None else len(order)
+        for name in [n for n in order if n in families][:limit]:
             defaults = families[name].defaults(space_ctx)
             params = {f"{name}.{k}": v for k, v in defaults.items()}
             if len(families) > 1:
