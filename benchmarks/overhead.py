@@ -66,6 +66,8 @@ class TrivialExecutor:
     """Stands in for a worker: every call returns at once."""
 
     n_threads = 1
+    alive = True
+    restart_cost = 0.0
 
     def load(self, ctx: Any) -> None:
         """Nothing to load."""
