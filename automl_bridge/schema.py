@@ -35,13 +35,11 @@ class FeatureSchema:
     Attributes:
         kinds: feature column -> one of :data:`KINDS`, in training column order.
         dropped: column -> why it was dropped (ID-like, constant, ...).
-        renamed: original non-string column name (as ``repr``) -> the string name used.
         input_columns: every column of the training features, in order, before dropping.
     """
 
     kinds: dict[str, str] = field(default_factory=dict)
     dropped: dict[str, str] = field(default_factory=dict)
-    renamed: dict[str, str] = field(default_factory=dict)
     input_columns: list[str] = field(default_factory=list)
 
     def columns(self, kind: str) -> list[str]:
@@ -51,7 +49,7 @@ class FeatureSchema:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
         return {"kinds": dict(self.kinds), "dropped": dict(self.dropped),
-                "renamed": dict(self.renamed), "input_columns": list(self.input_columns)}
+                "input_columns": list(self.input_columns)}
 
 
 

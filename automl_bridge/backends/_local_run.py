@@ -12,7 +12,6 @@ import logging
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from automl_bridge.backends.local import (
@@ -496,8 +495,3 @@ def package_versions() -> dict[str, str]:
         except PackageNotFoundError:
             continue
     return out
-
-
-def run_dir_of(backend: LocalBackend, run_id: str) -> Path | None:
-    """The directory of a run, or ``None`` when the backend writes nothing."""
-    return backend.run_dir / run_id if backend.run_dir is not None else None

@@ -22,7 +22,6 @@ import logging
 import os
 import secrets
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -245,8 +244,3 @@ def summarize_failures(candidates: list[Candidate]) -> None:
             f"{first.candidate_id}, family {first.family!r}, params {first.params}) was: "
             f"{first.error}"
         )
-
-
-def elapsed_since(t0: float) -> float:
-    """Seconds since ``t0`` (a ``time.monotonic()`` value)."""
-    return time.monotonic() - t0

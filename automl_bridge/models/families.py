@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from automl_bridge.search.space import Choice, Fixed, Float, Int, Param
+from automl_bridge.search.space import Choice, Float, Int, Param
 
 #: SVMs are offered only up to this many training rows (their cost grows ~quadratically).
 SVM_MAX_ROWS = 10_000
@@ -255,8 +255,3 @@ HIST_GRADIENT_BOOSTING = Family("hist_gradient_boosting", "native", _hgb_space, 
 #: Order in which default configurations are tried first (strongest and cheapest first).
 DEFAULT_ORDER = ("hist_gradient_boosting", "random_forest", "linear", "extra_trees", "knn",
                  "svm")
-
-
-def fixed(name: str, value: Any) -> Fixed:
-    """A constant parameter (re-exported for third-party families)."""
-    return Fixed(name, value)
