@@ -147,6 +147,7 @@ class LocalRun:
         from automl_bridge.engine.evaluate import EvalContext
         from automl_bridge.engine.runner import Budget, Search
         from automl_bridge.engine.splits import make_splits
+        from automl_bridge.engine.workers import threads_for
         from automl_bridge.models.families import DataContext
 
         spec = self.spec
@@ -166,7 +167,7 @@ class LocalRun:
                            metric=tdata.metric, pos_label=tdata.pos_label,
                            kinds=tdata.schema.kinds, input_columns=list(tdata.X.columns),
                            splits=splits, target=spec.target, seed=spec.seed,
-                           n_threads=executors[0].n_threads)
+                           n_threads=threads_for(len(tdata.y), executors[0].n_threads))
         for ex in executors:
             ex.load(ectx)
         direction = get_metric(tdata.metric).direction
