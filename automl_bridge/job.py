@@ -51,7 +51,6 @@ class AutoMLJob:
         self._backend_options = dict(backend_options or {})
         self._backend: Any = None
         self._result: RunResult | None = None
-        self._handles: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return f"AutoMLJob(spec={self._spec!r}, backend={self._backend_name!r})"
@@ -112,9 +111,7 @@ class AutoMLJob:
 
     def submit(self, data: Any, *, resume: bool = False) -> Any:
         """Start the job and return a handle at once (see ``status``, ``result``, ``cancel``)."""
-        handle = self.backend.submit(self._spec, data, resume=resume)
-        self._handles[handle.run_id] = handle
-        return handle
+        return self.backend.submit(self._spec, data, resume=resume)
 
     def status(self, handle: Any) -> RunStatus:
         """Status of a submitted run."""
@@ -153,7 +150,7 @@ class AutoMLJob:
         """Predictions for raw rows like the training features (a pandas Series)."""
         import pandas as pd
 
-        frame = _features(data, self._spec.target)
+        frame = _features(data)
         pred = self.model.predict(frame)
         index = frame.index if isinstance(frame, pd.DataFrame) else None
         return pd.Series(pred, index=index, name=self._spec.target)
@@ -162,7 +159,7 @@ class AutoMLJob:
         """Class probabilities, one column per class (a pandas DataFrame)."""
         import pandas as pd
 
-        frame = _features(data, self._spec.target)
+        frame = _features(data)
         proba = self.model.predict_proba(frame)
         index = frame.index if isinstance(frame, pd.DataFrame) else None
         return pd.DataFrame(proba, index=index, columns=list(self.model.classes_))
@@ -174,7 +171,7 @@ class AutoMLJob:
         return save_model(self.model, path)
 
 
-def _features(data: Any, target: str) -> Any:
+def _features(data: Any) -> Any:
     """Prediction input: a frame or path; the target column, if present, is ignored."""
     from automl_bridge.data import read_table
 
