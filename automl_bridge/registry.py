@@ -136,11 +136,31 @@ _BACKENDS = {
                    ("azure-ai-ml", "azure-identity"), "Azure ML AutoML"),
 }
 
+_S = "automl_bridge.search"
+_OPT = ("optuna",)
 _STRATEGIES = {
-    "random": Entry("random", "automl_bridge.search.strategies:random_strategy", None,
-                    ("optuna",), "uniform random sampling"),
-    "tpe": Entry("tpe", "automl_bridge.search.strategies:tpe_strategy", None, ("optuna",),
-                 "Tree-structured Parzen Estimator (Bayesian optimisation)"),
+    name: Entry(name, f"{_S}.{module}:{name}_strategy", extra, requires, desc)
+    for name, module, extra, requires, desc in (
+        ("auto", "strategies", None, _OPT, "portfolio for the data size and objectives "
+         "(the default)"),
+        ("grid", "grid", None, _OPT, "exhaustive grid (conditional spaces enumerated)"),
+        ("random", "strategies", None, _OPT, "uniform random sampling"),
+        ("tpe", "strategies", None, _OPT,
+         "Tree-structured Parzen Estimator (Bayesian optimisation)"),
+        ("gp", "strategies", "torch", ("optuna", "torch"),
+         "Gaussian-process Bayesian optimisation, per model family"),
+        ("cmaes", "strategies", None, ("optuna", "cmaes"), "CMA-ES, per model family"),
+        ("nsga2", "strategies", None, _OPT, "NSGA-II genetic algorithm (multi-objective)"),
+        ("evolution", "evolution", None, (*_OPT, "scikit-learn"),
+         "regularized (aging) evolution, tournament selection + mutation"),
+        ("rl", "rl_controller", None, _OPT, "REINFORCE controller emitting token strings"),
+        ("surrogate", "surrogate", None, (*_OPT, "scikit-learn"),
+         "progressive predictor-guided search (tree-ensemble surrogate)"),
+        ("successive_halving", "strategies", None, _OPT,
+         "asynchronous successive halving (ASHA), multi-fidelity"),
+        ("hyperband", "strategies", None, _OPT, "Hyperband brackets, multi-fidelity"),
+        ("bohb", "strategies", None, _OPT, "TPE + Hyperband, multi-fidelity"),
+    )
 }
 
 _FAM = "automl_bridge.models.families"

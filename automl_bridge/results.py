@@ -31,7 +31,10 @@ from automl_bridge.exceptions import AutoMLInputError
 if TYPE_CHECKING:
     import pandas as pd
 
-RESULT_SCHEMA_VERSION = 1
+RESULT_SCHEMA_VERSION = 2
+#: Versions :func:`load_result` reads (2 added objectives, feasibility and ensembles; a
+#: version-1 file reads with their defaults).
+READABLE_SCHEMA_VERSIONS = (1, 2)
 
 
 class RunStatus(str, enum.Enum):
@@ -76,6 +79,11 @@ class Candidate:
         error: the error message when it failed or timed out.
         model: the fitted model (best candidate only; never serialised to JSON).
         extra: backend-specific details (raw cloud fields, fidelity, ...).
+        measures: measured cost objectives: ``model_size`` (bytes of the fitted pipeline) and
+            ``predict_latency`` (ms per 1,000 rows), when the run asked for them.
+        feasible: whether the candidate meets the run's constraints (always true without).
+        violations: each broken constraint with the measured value, e.g.
+            ``{"max_model_bytes": 1.2e6}``.
     """
 
     candidate_id: str
@@ -88,6 +96,9 @@ class Candidate:
     error: str | None = None
     model: Any = field(default=None, repr=False, compare=False)
     extra: dict[str, Any] = field(default_factory=dict)
+    measures: dict[str, float] = field(default_factory=dict)
+    feasible: bool = True
+    violations: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (without the fitted model)."""
@@ -101,6 +112,9 @@ class Candidate:
             "state": self.state.value,
             "error": self.error,
             "extra": _jsonable(self.extra),
+            "measures": {k: _num(v) for k, v in self.measures.items()},
+            "feasible": self.feasible,
+            "violations": {k: _num(v) for k, v in self.violations.items()},
         }
 
     @classmethod
@@ -116,6 +130,9 @@ class Candidate:
             state=CandidateState(d.get("state", "complete")),
             error=d.get("error"),
             extra=dict(d.get("extra") or {}),
+            measures={k: _float(v) for k, v in (d.get("measures") or {}).items()},
+            feasible=bool(d.get("feasible", True)),
+            violations={k: _float(v) for k, v in (d.get("violations") or {}).items()},
         )
 
 
@@ -143,6 +160,13 @@ class RunResult:
             a baseline model.
         model_path: where the best model was saved, if it was.
         extra: backend-specific fields (raw cloud state, storage, validation scheme, ...).
+        objectives: the objectives searched (``[metric]`` for a single-objective run, e.g.
+            ``["roc_auc", "model_size", "predict_latency"]``).
+        pareto_front: ids of the feasible complete candidates no other feasible candidate
+            dominates on every objective (multi-objective runs; empty otherwise).
+        ensemble: the final ensemble when one was kept: ``{"members": [{"candidate_id",
+            "family", "weight"}], "score", "best_single_score", "metrics"}``; ``None``
+            when the final model is a single pipeline.
     """
 
     run_id: str
@@ -164,6 +188,9 @@ class RunResult:
     budget_exhausted: bool = False
     model_path: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    objectives: list[str] = field(default_factory=list)
+    pareto_front: list[str] = field(default_factory=list)
+    ensemble: dict[str, Any] | None = None
 
     # --- views -----------------------------------------------------------------------------
 
@@ -226,16 +253,19 @@ class RunResult:
             "package_versions": dict(self.package_versions),
             "model_path": self.model_path,
             "extra": _jsonable(self.extra),
+            "objectives": list(self.objectives),
+            "pareto_front": list(self.pareto_front),
+            "ensemble": _jsonable(self.ensemble),
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunResult:
         """Inverse of :meth:`to_dict`; refuses unknown schema versions."""
         version = d.get("schema_version")
-        if version != RESULT_SCHEMA_VERSION:
+        if version not in READABLE_SCHEMA_VERSIONS:
             raise AutoMLInputError(
-                f"The result file has schema_version {version!r}; this release reads version "
-                f"{RESULT_SCHEMA_VERSION}. Upgrade automl-bridge to read it."
+                f"The result file has schema_version {version!r}; this release reads versions "
+                f"{list(READABLE_SCHEMA_VERSIONS)}. Upgrade automl-bridge to read it."
             )
         best = Candidate.from_dict(d["best"]) if d.get("best") else None
         return cls(
@@ -249,6 +279,9 @@ class RunResult:
             package_versions=d.get("package_versions", {}), seed=d.get("seed"),
             budget_exhausted=bool(d.get("budget_exhausted", False)),
             model_path=d.get("model_path"), extra=d.get("extra", {}),
+            objectives=list(d.get("objectives", [d["metric"]])),
+            pareto_front=[str(c) for c in d.get("pareto_front") or []],
+            ensemble=d.get("ensemble"),
         )
 
     def save(self, path: str | os.PathLike[str]) -> Path:

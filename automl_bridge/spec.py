@@ -29,6 +29,15 @@ SPEC_VERSION = 1
 
 TaskName = Literal["classification", "regression", "auto"]
 _VALIDATION_METHODS = ("auto", "holdout", "cv")
+#: Cost objectives measured on each fitted pipeline (besides the metrics).
+COST_OBJECTIVES = {"model_size": "minimize", "predict_latency": "minimize"}
+#: Constraint names and the measure each bounds.
+CONSTRAINTS = {"max_model_bytes": "model_size", "max_predict_ms_per_1k_rows": "predict_latency"}
+#: Performance-estimation methods and their options.
+ESTIMATIONS = {"low_fidelity": {"fraction"},
+               "learning_curve": {"points", "min_points", "threshold"}}
+#: Strategies whose trials stop at rungs (a pruner): they take one objective.
+MULTI_FIDELITY = ("hyperband", "successive_halving", "bohb")
 _BUDGET_FIELDS = {"time_budget_s", "max_trials"}
 
 
@@ -59,6 +68,22 @@ class JobSpec(BaseModel):
         on_missing_target: ``"drop"`` rows whose target is missing (with a warning) or
             ``"error"``.
         drop_rare_classes: drop classes with a single row instead of refusing the data.
+        estimation: cheaper performance estimates, combinable with any single-objective
+            strategy: ``"low_fidelity"`` (every trial trains on a fraction of its resource,
+            ``{"method": "low_fidelity", "fraction": 0.33}``) or ``"learning_curve"`` (trials
+            report evenly spaced rungs and stop when the extrapolated final score is unlikely
+            to beat the best; ``{"method": "learning_curve", "points": 10, "min_points": 3,
+            "threshold": 0.05}``). ``None``: full fidelity.
+        ensemble: ``"auto"`` (greedy ensemble selection over the top candidates, kept when it
+            beats the best single pipeline on validation and its refit fits the budget),
+            ``True`` (always build one when two or more candidates completed), ``False``.
+        objectives: several objectives for a Pareto search, e.g. ``["roc_auc", "model_size",
+            "predict_latency"]``: metric names and the costs ``model_size`` (bytes of the
+            fitted pipeline) and ``predict_latency`` (ms per 1,000 rows). The first metric
+            among them is the run's ``metric``. ``None``: the metric alone.
+        constraints: hard limits, e.g. ``{"max_model_bytes": 5e6,
+            "max_predict_ms_per_1k_rows": 20}``; candidates breaking one are infeasible and
+            never chosen as best.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
@@ -76,6 +101,10 @@ class JobSpec(BaseModel):
     pos_label: str | int | bool | None = None
     on_missing_target: Literal["drop", "error"] = "drop"
     drop_rare_classes: bool = False
+    estimation: str | dict[str, Any] | None = None
+    ensemble: bool | Literal["auto"] = "auto"
+    objectives: tuple[str, ...] | None = None
+    constraints: dict[str, float] | None = None
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -194,6 +223,92 @@ class JobSpec(BaseModel):
                 )
         return v
 
+    @field_validator("estimation")
+    @classmethod
+    def _check_estimation(cls, v: str | dict[str, Any] | None) -> str | dict[str, Any] | None:
+        if v is None:
+            return v
+        method = v.get("method") if isinstance(v, dict) else v
+        if method not in ESTIMATIONS:
+            raise ValueError(
+                f"The 'estimation' of JobSpec must be one of {sorted(ESTIMATIONS)}, a dict with "
+                f"a 'method' key, or None. Got {v!r}."
+            )
+        if isinstance(v, dict):
+            extra = set(v) - {"method"} - ESTIMATIONS[method]
+            if extra:
+                raise ValueError(
+                    f"The 'estimation' {method!r} of JobSpec accepts "
+                    f"{sorted(ESTIMATIONS[method])}. Got unknown {sorted(extra)}."
+                )
+            frac = v.get("fraction", 0.33)
+            if not isinstance(frac, (int, float)) or isinstance(frac, bool) or not 0 < frac < 1:
+                raise ValueError("The 'estimation.fraction' of JobSpec must be between 0 and 1 "
+                                 f"(exclusive). Got {frac!r}.")
+            for key, low in (("points", 3), ("min_points", 2)):
+                n = v.get(key, low)
+                if not isinstance(n, int) or isinstance(n, bool) or n < low:
+                    raise ValueError(f"The 'estimation.{key}' of JobSpec must be an integer "
+                                     f">= {low}. Got {n!r}.")
+            thr = v.get("threshold", 0.05)
+            if not isinstance(thr, (int, float)) or isinstance(thr, bool) or not 0 < thr < 1:
+                raise ValueError("The 'estimation.threshold' of JobSpec must be a probability "
+                                 f"between 0 and 1 (exclusive). Got {thr!r}.")
+        return v
+
+    @field_validator("objectives", mode="before")
+    @classmethod
+    def _check_objectives(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        if isinstance(v, str):
+            v = [v]
+        v = list(v)
+        known = sorted(METRICS) + sorted(COST_OBJECTIVES)
+        unknown = [o for o in v if o not in METRICS and o not in COST_OBJECTIVES]
+        if not v or unknown:
+            raise ValueError(
+                f"The 'objectives' of JobSpec must be metric names or {sorted(COST_OBJECTIVES)}"
+                f" (known: {known}). Got {v!r}."
+            )
+        if len(set(v)) != len(v):
+            raise ValueError(f"The 'objectives' of JobSpec must not repeat a name. Got {v}.")
+        if not any(o in METRICS for o in v):
+            raise ValueError(
+                "The 'objectives' of JobSpec must include a metric (the model's quality), e.g. "
+                f"['roc_auc', 'model_size']. Got {v}."
+            )
+        return tuple(v)
+
+    @field_validator("constraints")
+    @classmethod
+    def _check_constraints(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        if v is None:
+            return v
+        unknown = sorted(set(v) - set(CONSTRAINTS))
+        if unknown:
+            raise ValueError(
+                f"The 'constraints' of JobSpec accept {sorted(CONSTRAINTS)}. Got unknown "
+                f"{unknown}."
+            )
+        for key, value in v.items():
+            if not value > 0 or value == float("inf"):
+                raise ValueError(f"The 'constraints.{key}' of JobSpec must be a positive, "
+                                 f"finite number. Got {value!r}.")
+        return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _metric_from_objectives(cls, data: Any) -> Any:
+        """Without a metric, the first metric among the objectives is the run's metric."""
+        if isinstance(data, dict) and data.get("metric") is None and data.get("objectives"):
+            objectives = data["objectives"]
+            objectives = [objectives] if isinstance(objectives, str) else objectives
+            first = next((o for o in objectives if isinstance(o, str) and o in METRICS), None)
+            if first is not None:
+                data = {**data, "metric": first}
+        return data
+
     @model_validator(mode="after")
     def _check_together(self) -> JobSpec:
         if self.time_budget_s is None and self.max_trials is None:
@@ -208,7 +323,45 @@ class JobSpec(BaseModel):
                 f"The 'pos_label' of JobSpec applies to classification; the task is "
                 f"'regression'. Remove pos_label={self.pos_label!r} or set the task."
             )
+        self._check_search_combination()
         return self
+
+    def _check_search_combination(self) -> None:
+        if self.objectives is not None:
+            if self.metric not in self.objectives:
+                raise ValueError(
+                    "The 'metric' of JobSpec must be one of its 'objectives' "
+                    f"{list(self.objectives)}. Got metric={self.metric!r}. Add it to the "
+                    "objectives or drop 'metric'."
+                )
+            if self.task != "auto":
+                for name in self.objectives:
+                    if name in METRICS:
+                        get_metric(name, self.task)
+        multi = self.multi_objective
+        if multi and self.search_strategy in MULTI_FIDELITY:
+            raise ValueError(
+                f"The search {self.search_strategy!r} of JobSpec stops trials by one score and "
+                f"takes a single objective; got objectives {list(self.objectives or ())}. Use "
+                "'nsga2', 'tpe' or 'random' for a Pareto search."
+            )
+        if multi and self.estimation is not None:
+            raise ValueError(
+                "The 'estimation' of JobSpec works with a single objective; got objectives "
+                f"{list(self.objectives or ())}. Remove 'estimation' or keep one objective."
+            )
+        if self.estimation_method == "learning_curve" and \
+                self.search_strategy in MULTI_FIDELITY:
+            raise ValueError(
+                f"The 'estimation' 'learning_curve' of JobSpec replaces the pruner, and the search "
+                f"{self.search_strategy!r} has its own. Use one of them."
+            )
+        if self.ensemble is True and (multi or self.constraints):
+            raise ValueError(
+                "The 'ensemble' of JobSpec cannot be True with several objectives or with "
+                "constraints (an ensemble is larger and slower than its members). Use "
+                "ensemble='auto' (skipped then) or False."
+            )
 
     # --- derived views ----------------------------------------------------------------------
 
@@ -223,6 +376,29 @@ class JobSpec(BaseModel):
         if isinstance(self.search, dict):
             return {k: v for k, v in self.search.items() if k != "strategy"}
         return {}
+
+    @property
+    def objective_names(self) -> tuple[str, ...]:
+        """The objectives searched: ``objectives`` or just the metric (may be ``None`` until
+        the task's default metric is known)."""
+        return self.objectives if self.objectives is not None else (str(self.metric),)
+
+    @property
+    def multi_objective(self) -> bool:
+        """Whether several objectives are searched."""
+        return self.objectives is not None and len(self.objectives) > 1
+
+    @property
+    def estimation_method(self) -> str | None:
+        """``"low_fidelity"``, ``"learning_curve"`` or ``None``."""
+        e = self.estimation
+        return None if e is None else str(e["method"] if isinstance(e, dict) else e)
+
+    @property
+    def estimation_options(self) -> dict[str, Any]:
+        """Options of the estimation method (empty for a bare name)."""
+        e = self.estimation
+        return {k: v for k, v in e.items() if k != "method"} if isinstance(e, dict) else {}
 
     @property
     def validation_method(self) -> str:
@@ -247,8 +423,9 @@ class JobSpec(BaseModel):
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field."""
         d = self.model_dump(mode="json")
-        if d.get("models") is not None:
-            d["models"] = list(d["models"])
+        for key in ("models", "objectives"):
+            if d.get(key) is not None:
+                d[key] = list(d[key])
         return d
 
     @classmethod

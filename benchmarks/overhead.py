@@ -87,9 +87,9 @@ class TrivialExecutor:
 
 def sampler() -> Any:
     """The sampler the engine uses for ``search="tpe"`` (seed 0), fresh."""
-    from automl_bridge.search.strategies import make_strategy
+    from automl_bridge.search.strategies import StrategyContext, make_strategy
 
-    return make_strategy("tpe", seed=0, n_jobs=1, options={}).sampler
+    return make_strategy("tpe", StrategyContext()).sampler
 
 
 def storage(kind: str, tmp: Path, name: str) -> Any:
@@ -139,7 +139,7 @@ def run_ours(store: Any, n: int, executor: Any, families: dict[str, Any], ctx: A
     spec = JobSpec(task="classification", target=TARGET, metric="roc_auc", max_trials=n,
                    time_budget_s=None)
     study = create_run_study(store, run_id=name, spec=spec, data_sha256="0" * 64,
-                             direction="maximize", sampler=sampler())
+                             directions=["maximize"], sampler=sampler())
     search = Search(study=study, families=families, space_ctx=ctx, executors=[executor],
                     budget=Budget(deadline=None, trials_left=n), direction="maximize")
     t0 = time.perf_counter()

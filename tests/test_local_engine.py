@@ -44,7 +44,7 @@ def test_fit_records_everything(tmp_path, binary_df) -> None:
     assert result.started_at < result.ended_at and result.wall_time_s > 0
     run_dir = tmp_path / "runs" / result.run_id
     saved = json.loads((run_dir / "result.json").read_text())
-    assert saved["schema_version"] == 1
+    assert saved["schema_version"] == 2
     assert saved["best"]["candidate_id"] == result.best.candidate_id
     assert load_result(run_dir / "result.json").leaderboard()["score"].iloc[0] == result.best.score
     assert (run_dir / "model.skops").exists() and (run_dir / "study.db").exists()
@@ -132,7 +132,7 @@ def test_overrunning_trial_is_killed_and_recorded(tmp_path, binary_df, plugin_fa
 def test_failed_trials_are_recorded_and_search_goes_on(tmp_path, binary_df,
                                                        plugin_families) -> None:
     job = _job(tmp_path, max_trials=8, time_budget_s=None, models=["linear", "flaky"],
-               search="random")
+               search="random", ensemble=False)
     result = job.fit(binary_df)
     failed = [c for c in result.candidates if c.state is CandidateState.FAILED]
     assert failed and all("flaky family failed on purpose" in (c.error or "") for c in failed)

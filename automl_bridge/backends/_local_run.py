@@ -22,6 +22,7 @@ from automl_bridge.backends.local import (
     summarize_failures,
     usable_families,
 )
+from automl_bridge.engine.objectives import Objectives, objective_points, pareto_front
 from automl_bridge.engine.study import (
     ATTR_SESSIONS,
     ATTR_STATUS,
@@ -34,6 +35,7 @@ from automl_bridge.engine.study import (
 )
 from automl_bridge.metrics import get_metric
 from automl_bridge.results import Candidate, CandidateState, RunResult, RunStatus
+from automl_bridge.spec import COST_OBJECTIVES
 
 if TYPE_CHECKING:
     from automl_bridge.backends.local import LocalBackend
@@ -75,6 +77,8 @@ class LocalRun:
         self._study_made = False
         self._deadline_for_final: float | None = None
         self.final_note: tuple[str, Any] = ("", None)
+        self.ensemble_info: dict[str, Any] | None = None
+        self.objectives: Objectives | None = None
         budget = spec.time_budget_s
         self.deadline = None if budget is None else self.t0 + budget
         self.write_reserve = 0.0 if budget is None else min(5.0, max(0.5, WRITE_RESERVE_REL
@@ -171,21 +175,34 @@ class LocalRun:
         for ex in executors:
             ex.load(ectx)
         direction = get_metric(tdata.metric).direction
-        study, session = self._open_study(tdata, direction, families, space_ctx)
+        objectives = Objectives.of(
+            spec.objectives if spec.objectives is not None else (tdata.metric,),
+            spec.constraints)
+        for name in objectives.names:
+            if name not in COST_OBJECTIVES:
+                get_metric(name, tdata.task)  # a metric of another task: MetricError
+        study, session, strategy = self._open_study(tdata, objectives, families, space_ctx)
+        self.objectives = objectives
         trials_left = None
         if spec.max_trials is not None:
             trials_left = max(0, spec.max_trials - _finished(study))
         budget = Budget(deadline=self._session_deadline(study, session),
                         trials_left=trials_left, write_reserve_s=self.write_reserve)
         self._deadline_for_final = budget.deadline
+        ensemble = spec.ensemble is True or (spec.ensemble == "auto" and not objectives.multi
+                                             and not objectives.constraints)
         search = Search(study=study, families=families, space_ctx=space_ctx,
                         executors=executors, budget=budget, direction=direction,
-                        session=session, cancel=self.cancel, progress=self.progress)
+                        session=session, cancel=self.cancel, progress=self.progress,
+                        objectives=objectives, plan=strategy.plan,
+                        exhausted=strategy.exhausted, keep_predictions=ensemble)
         self.progress.start(run_id=self.run_id or "", metric=tdata.metric,
                             max_trials=spec.max_trials, time_budget_s=spec.time_budget_s)
         extra = {"validation": scheme, "storage": self._storage_label,
                  "isolation": self.isolation, "n_jobs": len(executors),
-                 "families": list(families), "task_reason": tdata.task_reason}
+                 "families": list(families), "task_reason": tdata.task_reason,
+                 "strategy": strategy.name,
+                 "plan": strategy.plan.to_dict() if strategy.plan is not None else None}
         try:
             search.run()
         except KeyboardInterrupt:
@@ -203,37 +220,48 @@ class LocalRun:
 
         summarize_failures(candidates_from_study(study))
         model = self._final_model(study, direction, executors, ectx, search.fallback)
+        if ensemble and model is not None and self.final_note[0] == "refit":
+            model = self._ensemble(study, direction, executors, ectx, search, model)
         study.set_user_attr(ATTR_STATUS, "completed")
         return self._finish(study, tdata, direction, RunStatus.COMPLETED, model, extra, "")
 
     # --- study -------------------------------------------------------------------------------
 
-    def _open_study(self, tdata: TrainingData, direction: str, families: dict[str, Any],
-                    space_ctx: Any) -> tuple[Any, int]:
-        from automl_bridge.search.strategies import make_strategy
+    def _open_study(self, tdata: TrainingData, objectives: Objectives,
+                    families: dict[str, Any], space_ctx: Any) -> tuple[Any, int, Any]:
+        from automl_bridge.engine.runner import engine_space
+        from automl_bridge.search.estimation import apply_estimation
+        from automl_bridge.search.strategies import StrategyContext, make_strategy
 
         spec, b = self.spec, self.backend
-        strategy = make_strategy(spec.search_strategy, seed=spec.seed, n_jobs=b.n_jobs,
-                                 options=spec.search_options)
+        strategy = make_strategy(spec.search_strategy, StrategyContext(
+            seed=spec.seed, n_jobs=b.n_jobs, options=spec.search_options,
+            directions=objectives.directions, space=engine_space(families, space_ctx),
+            max_trials=spec.max_trials, time_budget_s=spec.time_budget_s,
+            n_rows=space_ctx.n_rows, constrained=bool(objectives.constraints)))
+        strategy = apply_estimation(strategy, spec.estimation_method, spec.estimation_options)
+        self.warnings.extend(strategy.notes)
         sha = tdata.fingerprint["sha256"]
         storage, run_id, resuming = self._located.result()
         self.run_id = run_id
         if resuming:
             study = load_run_study(storage, run_id=run_id, spec=spec, data_sha256=sha,
-                                   sampler=strategy.sampler)
+                                   sampler=strategy.sampler, pruner=strategy.pruner)
             self._sweep_zombies(study)
         else:
             if self.resume:
                 self.warnings.append("resume=True found no unfinished run; a new run started.")
             self._study_made = True
             study = create_run_study(storage, run_id=self.run_id, spec=spec, data_sha256=sha,
-                                     direction=direction, sampler=strategy.sampler)
-            self._warm_start(study, families, space_ctx)
+                                     directions=objectives.directions,
+                                     sampler=strategy.sampler, pruner=strategy.pruner)
+            if strategy.warm_start:
+                self._warm_start(study, families, space_ctx)
         sessions = list(study.user_attrs.get(ATTR_SESSIONS, []))
         sessions.append({"start": now_iso(), "budget_s": spec.time_budget_s})
         study.set_user_attr(ATTR_SESSIONS, sessions)
         study.set_user_attr(ATTR_STATUS, "running")
-        return study, len(sessions) - 1
+        return study, len(sessions) - 1, strategy
 
     def _storage_for_run(self) -> tuple[Any, str | None]:
         """The storage holding the run to resume (or given explicitly), and that run's id."""
@@ -334,7 +362,8 @@ class LocalRun:
             except (TrialTimeout, TrialFailed) as exc:
                 self.warnings.append(f"Refit of candidate {cand.candidate_id} failed or ran out "
                                      f"of time ({type(exc).__name__}).")
-        if ranked:
+        constrained = self.objectives is not None and bool(self.objectives.constraints)
+        if ranked and not constrained:  # workers keep their best by score, feasible or not
             wait = None if deadline is None else max(0.1, deadline - time.monotonic())
             champions = [c for ex in executors
                          if (c := _champion(ex, wait)) is not None]
@@ -350,12 +379,93 @@ class LocalRun:
                 )
                 self.final_note = ("split", _match(ranked, model))
                 return model
+        if constrained and not ranked and any(
+                c.state is CandidateState.COMPLETE for c in candidates_from_study(study)):
+            self.final_note = ("infeasible", None)
+            return None
         from automl_bridge.engine.evaluate import baseline
 
         model, metrics = baseline(ectx)
         self.final_note = ("baseline", metrics)
         self.warnings.append("No candidate could be trained within the budget; the final model "
                              "is a baseline (class prior or mean).")
+        return model
+
+    def _ensemble(self, study: Any, direction: str, executors: list[Any], ectx: EvalContext,
+                  search: Any, best_model: Any) -> Any:
+        """Greedy ensemble selection over the best candidates' validation predictions.
+
+        Kept when it beats the best single pipeline on validation (``ensemble="auto"``; any
+        ensemble of two or more for ``True``) and every member's refit fits the time left.
+        """
+        import numpy as np
+
+        from automl_bridge.engine.runner import candidates_from_study
+        from automl_bridge.engine.workers import TrialFailed, TrialTimeout
+        from automl_bridge.metrics import is_better, metrics_for, score_all
+        from automl_bridge.models.ensemble import EnsembleModel, greedy_selection
+
+        pool = dict(search.predictions)
+        if len(pool) < 2:
+            return best_model
+        mask = np.logical_and.reduce([p[2] for p in pool.values()])
+        y = ectx.y[mask]
+        selection = greedy_selection({cid: p[1][mask] for cid, p in pool.items()}, y,
+                                     metric=ectx.metric, classes=ectx.classes,
+                                     pos_label=ectx.pos_label)
+        if len(selection.weights) < 2 or (self.spec.ensemble == "auto" and not is_better(
+                selection.score, selection.single_score, direction)):  # type: ignore[arg-type]
+            self.warnings.append(
+                f"Ensemble selection over {len(pool)} candidates did not beat the best single "
+                f"pipeline on validation ({ectx.metric} {selection.score:.5g} vs "
+                f"{selection.single_score:.5g}); the final model is the single pipeline.")
+            return best_model
+        by_id = {c.candidate_id: c for c in candidates_from_study(study)}
+        refit_best = self.final_note[1]
+        todo = [cid for cid in selection.weights if refit_best is None
+                or cid != refit_best.candidate_id]
+        need = sum(float(by_id[cid].extra.get("refit_estimate_s", 0.0)) for cid in todo)
+        deadline = self._deadline_for_final
+        left = float("inf") if deadline is None else \
+            deadline - time.monotonic() - self.write_reserve
+        if need > left:
+            self.warnings.append(
+                f"An ensemble of {len(selection.weights)} pipelines scored {selection.score:.5g}"
+                f" on validation (best single {selection.single_score:.5g}), but refitting its "
+                f"members needs ~{need:.1f}s and {max(left, 0):.1f}s were left; the final model "
+                "is the single pipeline.")
+            return best_model
+        members = []
+        for cid in selection.weights:
+            if refit_best is not None and cid == refit_best.candidate_id:
+                members.append(best_model)
+                continue
+            left = float("inf") if deadline is None else \
+                deadline - time.monotonic() - self.write_reserve
+            try:
+                members.append(self._refit(executors, ectx, by_id[cid],
+                                           None if deadline is None else left))
+            except (TrialTimeout, TrialFailed) as exc:
+                self.warnings.append(f"Refit of ensemble member {cid} failed or ran out of "
+                                     f"time ({type(exc).__name__}); the final model is the "
+                                     "single pipeline.")
+                return best_model
+        weights = [selection.weights[cid] for cid in selection.weights]
+        model = EnsembleModel(members=members, weights=weights, task=ectx.task,
+                              target=ectx.target, classes=ectx.classes)
+        avg = sum(w * pool[cid][1][mask].astype(float) for cid, w in selection.weights.items())
+        if ectx.classes is not None:
+            avg = avg / np.clip(avg.sum(axis=1, keepdims=True), 1e-12, None)
+            labels = np.asarray(ectx.classes, dtype=y.dtype)[avg.argmax(axis=1)]
+            metrics = score_all(metrics_for(ectx.task, len(ectx.classes)), y, y_pred=labels,
+                                y_proba=avg, classes=ectx.classes, pos_label=ectx.pos_label)
+        else:
+            metrics = score_all(metrics_for(ectx.task), y, y_pred=avg)
+        self.ensemble_info = {
+            "members": [{"candidate_id": cid, "family": by_id[cid].family, "weight": round(w, 4)}
+                        for cid, w in selection.weights.items()],
+            "score": selection.score, "best_single_score": selection.single_score,
+            "metrics": metrics, "pool": len(pool)}
         return model
 
     def _refit(self, executors: list[Any], ectx: EvalContext, cand: Candidate,
@@ -391,6 +501,12 @@ class LocalRun:
                                  score=kind[1].get(tdata.metric, float("nan")),
                                  metrics=kind[1], extra={"trained_on": "all rows"})
                 budget_exhausted = True
+            elif kind[0] == "refit" and self.ensemble_info is not None:
+                info = self.ensemble_info
+                best = Candidate(candidate_id="ensemble", family="ensemble",
+                                 params={"members": info["members"]}, score=info["score"],
+                                 metrics=info["metrics"],
+                                 extra={"trained_on": "all rows", "members": info["members"]})
             elif kind[0] == "refit":
                 best = kind[1]
                 best.extra["trained_on"] = "all rows"
@@ -406,7 +522,18 @@ class LocalRun:
             data_fingerprint={**tdata.fingerprint, "features": tdata.schema.to_dict()},
             package_versions=package_versions(), seed=self.spec.seed,
             budget_exhausted=budget_exhausted, extra=extra,
+            objectives=list(self.objectives.names) if self.objectives else [tdata.metric],
+            ensemble=self.ensemble_info,
         )
+        if self.objectives is not None and self.objectives.multi:
+            result.pareto_front = pareto_front(objective_points(candidates, self.objectives),
+                                               self.objectives.directions)
+        if self.objectives is not None and self.objectives.constraints and candidates and \
+                not any(c.feasible for c in candidates if c.state is CandidateState.COMPLETE):
+            result.warnings.append(
+                "No candidate met the constraints "
+                f"{self.objectives.constraints}; the run has no best candidate that respects "
+                "them (see each candidate's 'violations').")
         if note:
             result.warnings.append(f"The run was {note}.")
         run_dir = self.backend.run_dir

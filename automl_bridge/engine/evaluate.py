@@ -20,14 +20,17 @@ Example:
 
 from __future__ import annotations
 
+import pickle
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from automl_bridge.engine.fidelity import Plan, row_subset, scaled_resource
 from automl_bridge.metrics import get_metric, metrics_for, score_all
 from automl_bridge.models.families import DataContext, Family
 from automl_bridge.models.pipeline import (
@@ -86,10 +89,13 @@ class EvalContext:
         return state
 
 
-def _validate(ctx: EvalContext, make_pipe: Any) -> tuple[dict[str, float], Any]:
-    """Fit ``make_pipe(n_train_rows)`` on each split; every metric on pooled predictions.
+def _validate(ctx: EvalContext, fit_fold: Callable[[int, np.ndarray], Any],
+              ) -> tuple[dict[str, float], Any, np.ndarray, np.ndarray]:
+    """Fit ``fit_fold(i, train_idx)`` on each split; every metric on pooled predictions.
 
-    Returns the metrics and the pipeline fitted on the last split.
+    Returns the metrics, the pipeline fitted on the last split, the pooled validation
+    predictions (class probabilities for classification, values for regression; NaN rows were
+    never validated) and the mask of validated rows.
     """
     n = len(ctx.y)
     is_clf = ctx.task == "classification"
@@ -99,9 +105,8 @@ def _validate(ctx: EvalContext, make_pipe: Any) -> tuple[dict[str, float], Any]:
     pipe: Any = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for train_idx, valid_idx in ctx.splits:
-            pipe = make_pipe(len(train_idx))
-            pipe.fit(ctx.X.iloc[train_idx], ctx.y[train_idx])
+        for i, (train_idx, valid_idx) in enumerate(ctx.splits):
+            pipe = fit_fold(i, train_idx)
             X_valid = ctx.X.iloc[valid_idx]
             if proba is not None:
                 p = aligned_proba(pipe, X_valid, ctx.classes or [])
@@ -115,28 +120,122 @@ def _validate(ctx: EvalContext, make_pipe: Any) -> tuple[dict[str, float], Any]:
             y_proba=proba[seen] if proba is not None else None, classes=ctx.classes,
             pos_label=ctx.pos_label,
         )
-    return metrics, pipe
+    return metrics, pipe, (proba if proba is not None else preds), seen
 
 
-def evaluate(ctx: EvalContext, family_name: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Fit and validate one configuration.
+class _FoldFitter:
+    """Fits one configuration on each fold at a given fidelity, continuing where it can."""
+
+    def __init__(self, ctx: EvalContext, family_name: str, params: dict[str, Any]) -> None:
+        self.ctx = ctx
+        self.fam = ctx.family(family_name)
+        self.params = params
+        self.fraction = 1.0
+        self._fitted: dict[int, Any] = {}
+
+    def _params_at(self, fraction: float) -> dict[str, Any]:
+        res = self.fam.resource
+        if res is None or res not in self.params or fraction >= 1.0:
+            return self.params
+        return {**self.params, res: scaled_resource(int(self.params[res]), fraction)}
+
+    def __call__(self, fold: int, train_idx: np.ndarray) -> Any:
+        ctx, fam, fraction = self.ctx, self.fam, self.fraction
+        res = fam.resource
+        if res is not None and res in self.params:
+            params = self._params_at(fraction)
+            pipe = self._fitted.get(fold)
+            if pipe is not None and _can_continue(pipe, res):
+                pipe.named_steps["model"].set_params(**{res: params[res], "warm_start": True})
+            else:
+                pipe = build_pipeline(fam, params, ctx.data_context(len(train_idx)),
+                                      kinds=ctx.kinds, input_columns=ctx.input_columns)
+            pipe.fit(ctx.X.iloc[train_idx], ctx.y[train_idx])
+            self._fitted[fold] = pipe
+            return pipe
+        rows = train_idx if fraction >= 1.0 else row_subset(train_idx, fraction,
+                                                           seed=ctx.seed + fold)
+        pipe = build_pipeline(fam, self.params, ctx.data_context(len(rows)), kinds=ctx.kinds,
+                              input_columns=ctx.input_columns)
+        pipe.fit(ctx.X.iloc[rows], ctx.y[rows])
+        return pipe
+
+
+def _can_continue(pipe: Any, resource: str) -> bool:
+    est = pipe.named_steps.get("model")
+    return est is not None and "warm_start" in est.get_params() and resource in est.get_params()
+
+
+def evaluate(ctx: EvalContext, family_name: str, params: dict[str, Any], *,
+             plan: Plan | None = None, report: Callable[[int, float], bool] | None = None,
+             measure: Sequence[str] = (), keep_predictions: bool = False) -> dict[str, Any]:
+    """Fit and validate one configuration, rung by rung when a fidelity plan is given.
+
+    Args:
+        ctx: the evaluation context.
+        family_name: model family.
+        params: the family's parameters (the resource parameter at its full value).
+        plan: rungs to validate at (``None``: full fidelity only). After each rung but the
+            last, ``report(step, score)`` is called; when it returns ``False`` the trial stops
+            there (pruned).
+        report: see ``plan``.
+        measure: extra objectives to measure on the last fitted pipeline: ``"model_size"``
+            (bytes of the pickled pipeline) and ``"predict_latency"`` (ms per 1,000 rows).
+        keep_predictions: return the pooled validation predictions (for ensembles).
 
     Returns:
-        ``{"score", "metrics", "fit_time_s", "n_splits", "model"}``, where ``model`` is the
+        ``{"score", "metrics", "fit_time_s", "n_splits", "model", "step", "pruned",
+        "measures", "curve"}`` (+ ``"predictions"``), where ``model`` is the
         :class:`TabularModel` fitted on the last split; raises whatever the fit raises.
     """
-    fam = ctx.family(family_name)
     start = time.perf_counter()
-    metrics, pipe = _validate(ctx, lambda n_rows: build_pipeline(
-        fam, params, ctx.data_context(n_rows), kinds=ctx.kinds, input_columns=ctx.input_columns))
-    score = metrics.get(get_metric(ctx.metric).name, float("nan"))
-    if not np.isfinite(score):
-        raise ValueError(f"The validation {ctx.metric} is {score}: the model predicts nothing "
-                         "usable on this data.")
+    fitter = _FoldFitter(ctx, family_name, params)
+    steps = plan.steps if plan is not None else (1,)
+    curve: list[tuple[int, float]] = []
+    pruned = False
+    for i, step in enumerate(steps):
+        fitter.fraction = plan.fraction(step) if plan is not None else 1.0
+        metrics, pipe, predictions, seen = _validate(ctx, fitter)
+        score = metrics.get(get_metric(ctx.metric).name, float("nan"))
+        if not np.isfinite(score):
+            raise ValueError(f"The validation {ctx.metric} is {score}: the model predicts "
+                             "nothing usable on this data.")
+        curve.append((step, float(score)))
+        if report is not None and i < len(steps) - 1 and not report(step, float(score)):
+            pruned = True
+            break
     model = TabularModel(pipeline=pipe, task=ctx.task, target=ctx.target, classes=ctx.classes,
                          family=family_name, params=params)
-    return {"score": float(score), "metrics": metrics, "model": model,
-            "fit_time_s": time.perf_counter() - start, "n_splits": len(ctx.splits)}
+    out: dict[str, Any] = {
+        "score": float(score), "metrics": metrics, "model": model,
+        "fit_time_s": time.perf_counter() - start, "n_splits": len(ctx.splits),
+        "step": curve[-1][0], "pruned": pruned, "curve": curve,
+        "measures": measure_model(pipe, ctx.X.iloc[ctx.splits[-1][1]], measure),
+    }
+    if keep_predictions:
+        out["predictions"] = predictions.astype(np.float32) if ctx.task == "classification" \
+            else predictions
+        out["validated"] = seen
+    return out
+
+
+def measure_model(pipe: Any, X_sample: pd.DataFrame, what: Sequence[str]) -> dict[str, float]:
+    """Size in bytes of the pickled pipeline and/or its prediction time per 1,000 rows (ms)."""
+    out: dict[str, float] = {}
+    if "model_size" in what:
+        out["model_size"] = float(len(pickle.dumps(pipe, protocol=pickle.HIGHEST_PROTOCOL)))
+    if "predict_latency" in what and len(X_sample):
+        rows = X_sample.iloc[np.resize(np.arange(len(X_sample)), 1000)]
+        predict = getattr(pipe, "predict_proba", None) or pipe.predict
+        best = float("inf")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for _ in range(3):
+                t0 = time.perf_counter()
+                predict(rows)
+                best = min(best, time.perf_counter() - t0)
+        out["predict_latency"] = round(best * 1000.0, 4)
+    return out
 
 
 def refit(ctx: EvalContext, family_name: str, params: dict[str, Any]) -> TabularModel:
@@ -153,11 +252,11 @@ def refit(ctx: EvalContext, family_name: str, params: dict[str, Any]) -> Tabular
 
 def baseline(ctx: EvalContext) -> tuple[TabularModel, dict[str, float]]:
     """The class-prior / mean model fitted on all rows, and its validation metrics."""
-    def make(n_rows: int) -> Any:
+    def make() -> Any:
         return build_baseline(ctx.task, kinds=ctx.kinds, input_columns=ctx.input_columns)
 
-    metrics, _ = _validate(ctx, make)
-    pipe = make(len(ctx.y)).fit(ctx.X, ctx.y)
+    metrics, *_ = _validate(ctx, lambda i, tr: make().fit(ctx.X.iloc[tr], ctx.y[tr]))
+    pipe = make().fit(ctx.X, ctx.y)
     model = TabularModel(pipeline=pipe, task=ctx.task, target=ctx.target, classes=ctx.classes,
                          family="baseline", params={})
     return model, metrics

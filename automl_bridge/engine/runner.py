@@ -16,13 +16,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from automl_bridge.engine.fidelity import Plan
+from automl_bridge.engine.objectives import Objectives
 from automl_bridge.engine.study import TRIAL_ATTR, candidate_attr
 from automl_bridge.engine.workers import TrialCancelled, TrialFailed, TrialTimeout
 from automl_bridge.metrics import is_better
 from automl_bridge.models.families import DataContext, Family
 from automl_bridge.progress import Progress, SilentProgress
 from automl_bridge.results import Candidate, CandidateState
-from automl_bridge.search.space import sample
+from automl_bridge.search.space import Choice, Conditional, Node, sample, strip_prefix
+from automl_bridge.search.strategies import CONSTRAINTS_ATTR
+
+#: Complete candidates whose validation predictions are kept for the final ensemble.
+ENSEMBLE_POOL = 25
+#: Members (besides the best) whose refit time is held back for the ensemble...
+ENSEMBLE_RESERVE_MEMBERS = 4
+#: ...but never more than this share of the session's budget.
+ENSEMBLE_RESERVE_SHARE = 0.15
 
 #: Seconds a new trial must have at least, or the search stops.
 MIN_TRIAL_S = 0.25
@@ -63,6 +73,10 @@ class Search:
         session: index of this session (0 for a new run).
         cancel: set to stop the search; running trials are killed.
         progress: live display.
+        objectives: objectives and constraints (default: the metric alone).
+        plan: fidelity rungs of each trial (``None``: full fidelity).
+        exhausted: ``exhausted(study)`` true when the sampler has nothing left to propose.
+        keep_predictions: keep the validation predictions of the best candidates (ensemble).
     """
 
     study: Any
@@ -74,6 +88,13 @@ class Search:
     session: int = 0
     cancel: threading.Event = field(default_factory=threading.Event)
     progress: Progress = field(default_factory=SilentProgress)
+    objectives: Objectives | None = None
+    plan: Plan | None = None
+    exhausted: Any = None
+    keep_predictions: bool = False
+    #: candidate id -> (score, validation predictions, validated-row mask, refit estimate).
+    predictions: dict[str, tuple[float, Any, Any, float]] = field(default_factory=dict)
+    _t_start: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _started: int = 0
     _best: tuple[float, float] | None = None  # (score, refit estimate)
@@ -87,6 +108,7 @@ class Search:
 
     def run(self) -> None:
         """Evaluate trials until a limit is reached (blocks; Ctrl-C cancels and re-raises)."""
+        self._t_start = time.monotonic()
         self._seed_counters()
         if len(self.executors) == 1:
             self._slot(self.executors[0])
@@ -109,7 +131,7 @@ class Search:
     def _seed_counters(self) -> None:
         for trial in self.study.get_trials(deepcopy=False):
             rec = candidate_attr(trial)
-            if rec.get("state") == CandidateState.COMPLETE.value:
+            if rec.get("state") == CandidateState.COMPLETE.value and not rec.get("violations"):
                 self._done += 1
                 self._note_best(float(rec["score"]), float(rec.get("refit_estimate_s", 0.0)))
             elif rec.get("state") in (CandidateState.FAILED.value, CandidateState.TIMED_OUT.value):
@@ -124,6 +146,8 @@ class Search:
             return "cancelled"
         if self.budget.trials_left is not None and self._started >= self.budget.trials_left:
             return "max_trials"
+        if self.exhausted is not None and self.exhausted(self.study):
+            return "search_space_exhausted"
         if self._time_for_trial() - executor.restart_cost < MIN_TRIAL_S:
             return "time_budget"
         return ""
@@ -136,8 +160,20 @@ class Search:
         """
         left = self.budget.time_left() - self.budget.write_reserve_s
         if self._refit_affordable(left):
-            return left - self._best[1] - REFIT_MARGIN_S  # type: ignore[index]
+            return left - self._best[1] - REFIT_MARGIN_S - self._ensemble_reserve()  # type: ignore[index]
         return left
+
+    def _ensemble_reserve(self) -> float:
+        """Time held back to refit ensemble members: the refits of the next best
+        :data:`ENSEMBLE_RESERVE_MEMBERS` candidates, at most :data:`ENSEMBLE_RESERVE_SHARE` of
+        the session's budget."""
+        if not self.keep_predictions or len(self.predictions) < 2 or self._t_start is None \
+                or self.budget.deadline is None:
+            return 0.0
+        sign = -1.0 if self.direction == "maximize" else 1.0
+        ranked = sorted(self.predictions.values(), key=lambda p: sign * p[0])
+        need = sum(p[3] for p in ranked[1:1 + ENSEMBLE_RESERVE_MEMBERS])
+        return min(need, ENSEMBLE_RESERVE_SHARE * (self.budget.deadline - self._t_start))
 
     def _refit_affordable(self, left: float) -> bool:
         return self._best is not None and self._best[1] + REFIT_MARGIN_S <= left
@@ -157,11 +193,20 @@ class Search:
 
     def _sample(self, trial: Any) -> tuple[str, dict[str, Any]]:
         names = list(self.families)
-        family = names[0] if len(names) == 1 else trial.suggest_categorical("model", names)
+        drawn = sample(trial, engine_space(self.families, self.space_ctx))
+        family = str(drawn.get("model", names[0]))
         if len(names) == 1:
             trial.set_user_attr("automl_bridge:model", family)
-        params = sample(trial, self.families[family].space(self.space_ctx), prefix=f"{family}.")
-        return family, params
+        return family, strip_prefix(drawn, f"{family}.")
+
+    def _reporter(self, trial: Any) -> Any:
+        """The callback a multi-fidelity trial reports each rung's score to."""
+        def report(step: int, score: float) -> bool:
+            with self._lock:
+                trial.report(score, step)
+                return not trial.should_prune()
+
+        return report
 
     def _evaluate(self, executor: Any, trial: Any, family: str, params: dict[str, Any],
                   timeout: float | None) -> None:
@@ -170,13 +215,30 @@ class Search:
         rec: dict[str, Any] = {"family": family, "params": params, "session": self.session}
         start = time.perf_counter()
         state = optuna.trial.TrialState.FAIL
+        multi_fidelity = self.plan is not None and len(self.plan.steps) > 1
+        options = {"plan": self.plan, "keep_predictions": self.keep_predictions,
+                   "measure": self.objectives.measures if self.objectives else ()}
         try:
-            out = executor.call("eval", family, params, timeout=timeout, cancel=self.cancel)
+            out = executor.call("eval", family, params, timeout=timeout, cancel=self.cancel,
+                                options=options,
+                                report=self._reporter(trial) if multi_fidelity else None)
             rec.update(state=CandidateState.COMPLETE.value, score=out["score"],
                        metrics=out["metrics"], n_splits=out["n_splits"],
+                       measures=out["measures"],
                        refit_estimate_s=self._refit_estimate(out["fit_time_s"],
                                                              out["n_splits"]))
+            if self.plan is not None:
+                rec.update(step=out["step"], fidelity=round(self.plan.fraction(out["step"]), 4),
+                           curve=out["curve"])
+            if self.objectives is not None and self.objectives.constraints:
+                rec["violations"] = self.objectives.violations(out["measures"])
+                rec["constraint_values"] = self.objectives.constraint_values(out["measures"])
             state = optuna.trial.TrialState.COMPLETE
+            if out["pruned"]:
+                rec["state"] = CandidateState.PRUNED.value
+                state = optuna.trial.TrialState.PRUNED
+            elif "predictions" in out:
+                self._keep_predictions(str(trial.number), rec, out)
         except TrialTimeout:
             rec.update(state=CandidateState.TIMED_OUT.value,
                        error=f"Stopped after {timeout:.1f}s: the time budget ran out.")
@@ -203,18 +265,45 @@ class Search:
         if got is not None:
             self.fallback = got
 
+    def _keep_predictions(self, cid: str, rec: dict[str, Any], out: dict[str, Any]) -> None:
+        """Keep the validation predictions of the best :data:`ENSEMBLE_POOL` candidates."""
+        if rec.get("violations"):
+            return
+        with self._lock:
+            self.predictions[cid] = (float(out["score"]), out["predictions"], out["validated"],
+                                     float(rec["refit_estimate_s"]))
+            if len(self.predictions) > ENSEMBLE_POOL:
+                sign = -1.0 if self.direction == "maximize" else 1.0
+                worst = max(self.predictions, key=lambda k: (sign * self.predictions[k][0],
+                                                             -int(k)))
+                del self.predictions[worst]
+
+    def _tell_values(self, rec: dict[str, Any]) -> float | list[float]:
+        if self.objectives is None or not self.objectives.multi:
+            return float(rec["score"])
+        return self.objectives.values(rec["metrics"], rec["measures"])
+
     def _record(self, trial: Any, rec: dict[str, Any], start: float, state: Any,
                 executor: Any = None) -> None:
         rec["fit_time_s"] = round(time.perf_counter() - start, 4)
         with self._lock:
             trial.set_user_attr(TRIAL_ATTR, json.dumps(rec, default=_json_default))
+            if "constraint_values" in rec:
+                trial.set_user_attr(CONSTRAINTS_ATTR, rec["constraint_values"])
+                for name, value in zip(sorted(self.objectives.constraints),  # type: ignore[union-attr]
+                                       rec["constraint_values"], strict=True):
+                    trial.set_constraint(name, value)
             if rec["state"] == CandidateState.COMPLETE.value:
-                self.study.tell(trial, float(rec["score"]))
+                self.study.tell(trial, self._tell_values(rec))
                 self._done += 1
                 was = self._best
-                self._note_best(float(rec["score"]), float(rec["refit_estimate_s"]))
+                if not rec.get("violations"):
+                    self._note_best(float(rec["score"]), float(rec["refit_estimate_s"]))
                 if self._best is not was and executor is not None:
                     self._keep_fallback(executor)
+            elif rec["state"] == CandidateState.PRUNED.value:
+                self.study.tell(trial, state=state)
+                self._done += 1
             else:
                 self.study.tell(trial, state=state)
                 if rec["state"] != CandidateState.INTERRUPTED.value:
@@ -225,12 +314,35 @@ class Search:
                                  else self.budget.time_left())
 
     def _refit_estimate(self, fit_time_s: float, n_splits: int) -> float:
-        """Seconds a fit on all rows should take, from the time of the validation fits."""
+        """Seconds a fit on all rows should take, from the time of the validation fits.
+
+        A low-fidelity evaluation is scaled up to full fidelity; a multi-fidelity one already
+        includes its last (full) rung, and its earlier rungs make the estimate safer.
+        """
         if n_splits > 1:
             per_fit = fit_time_s / n_splits * n_splits / (n_splits - 1)
         else:
             per_fit = fit_time_s * 1.25
+        if self.plan is not None and self.plan.final_fraction < 1.0:
+            per_fit /= max(self.plan.final_fraction, 0.05)
         return round(per_fit * 1.2 + 0.05, 4)
+
+
+def engine_space(families: dict[str, Family], ctx: DataContext) -> list[Node]:
+    """The search space of the engine: the family, then its parameters (``"<family>.<p>"``).
+
+    With one family there is no ``model`` parameter.
+    """
+    import dataclasses
+
+    def prefixed(name: str) -> list[Node]:
+        return [dataclasses.replace(p, name=f"{name}.{p.name}")
+                for p in families[name].space(ctx)]
+
+    names = list(families)
+    if len(names) == 1:
+        return prefixed(names[0])
+    return [Conditional(Choice("model", names), {n: prefixed(n) for n in names})]
 
 
 def _json_default(obj: Any) -> Any:
@@ -253,18 +365,22 @@ def candidates_from_study(study: Any) -> list[Candidate]:
                                  state=state, error="No result was recorded (the process "
                                  "stopped while this trial ran)."))
             continue
+        violations = rec.get("violations") or {}
         out.append(Candidate(
             candidate_id=str(trial.number), family=rec["family"], params=rec["params"],
             score=float(rec.get("score", float("nan"))), metrics=rec.get("metrics", {}),
             fit_time_s=float(rec.get("fit_time_s", 0.0)),
             state=CandidateState(rec["state"]), error=rec.get("error"),
-            extra={k: rec[k] for k in ("session", "n_splits", "refit_estimate_s") if k in rec},
+            extra={k: rec[k] for k in ("session", "n_splits", "refit_estimate_s", "step",
+                                       "fidelity", "curve") if k in rec},
+            measures=dict(rec.get("measures") or {}), feasible=not violations,
+            violations=dict(violations),
         ))
     return out
 
 
 def best_candidates(candidates: Sequence[Candidate], direction: str) -> list[Candidate]:
-    """Complete candidates, best first (ties: earlier first)."""
-    done = [c for c in candidates if c.state is CandidateState.COMPLETE]
+    """Complete, feasible candidates, best first (ties: earlier first)."""
+    done = [c for c in candidates if c.state is CandidateState.COMPLETE and c.feasible]
     sign = -1.0 if direction == "maximize" else 1.0
     return sorted(done, key=lambda c: (sign * c.score, int(c.candidate_id)))

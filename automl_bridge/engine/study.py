@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +113,7 @@ def now_iso() -> str:
 
 
 def create_run_study(storage: Any, *, run_id: str, spec: JobSpec, data_sha256: str,
-                     direction: str, sampler: Any) -> Any:
+                     directions: Sequence[str], sampler: Any, pruner: Any = None) -> Any:
     """Create the study of a new run.
 
     Raises:
@@ -122,8 +123,9 @@ def create_run_study(storage: Any, *, run_id: str, spec: JobSpec, data_sha256: s
 
     try:
         study = optuna.create_study(storage=storage, study_name=run_id,
-                                    direction=direction,  # type: ignore[arg-type]
-                                    sampler=sampler, load_if_exists=False)
+                                    directions=list(directions),  # type: ignore[arg-type]
+                                    sampler=sampler, pruner=pruner or optuna.pruners.NopPruner(),
+                                    load_if_exists=False)
     except optuna.exceptions.DuplicatedStudyError as exc:
         raise RunExistsError(
             f"A run named {run_id!r} exists already in this storage. Pass resume=True to "
@@ -152,7 +154,7 @@ def find_resumable(storage: Any) -> str | None:
 
 
 def load_run_study(storage: Any, *, run_id: str, spec: JobSpec, data_sha256: str,
-                   sampler: Any) -> Any:
+                   sampler: Any, pruner: Any = None) -> Any:
     """Load a stored run for resuming, after checking that spec and data are the same.
 
     Raises:
@@ -162,7 +164,8 @@ def load_run_study(storage: Any, *, run_id: str, spec: JobSpec, data_sha256: str
     import optuna
 
     try:
-        study = optuna.load_study(study_name=run_id, storage=storage, sampler=sampler)
+        study = optuna.load_study(study_name=run_id, storage=storage, sampler=sampler,
+                                  pruner=pruner or optuna.pruners.NopPruner())
     except KeyError as exc:
         raise ResumeError(f"There is no run {run_id!r} to resume in this storage.") from exc
     stored = study.user_attrs.get(ATTR_SPEC)

@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -69,15 +70,22 @@ class Champion:
         self.score = float("nan")
         self.model: Any = None
 
-    def handle(self, ctx: EvalContext, kind: str, family: str, params: dict[str, Any]) -> Any:
-        """Run one request against ``ctx``."""
+    def handle(self, ctx: EvalContext, kind: str, family: str, params: dict[str, Any],
+               options: dict[str, Any] | None = None,
+               report: Callable[[int, float], bool] | None = None) -> Any:
+        """Run one request against ``ctx``.
+
+        ``options`` are keyword arguments of :func:`evaluate` (``plan``, ``measure``,
+        ``keep_predictions``); ``report`` receives each rung's score.
+        """
         if kind == "champion":
             return None if self.model is None else (self.score, self.model)
         if kind == "refit":
             return refit(ctx, family, params)
-        out = evaluate(ctx, family, params)
+        out = evaluate(ctx, family, params, report=report, **(options or {}))
         model = out.pop("model")
-        if is_better(out["score"], self.score, get_metric(ctx.metric).direction):
+        direction = get_metric(ctx.metric).direction
+        if not out["pruned"] and is_better(out["score"], self.score, direction):
             self.score, self.model = out["score"], model
         return out
 
@@ -98,14 +106,16 @@ class InlineExecutor:
         self.ctx = ctx
 
     def call(self, kind: str, family: str, params: dict[str, Any], *,
-             timeout: float | None = None, cancel: threading.Event | None = None) -> Any:
+             timeout: float | None = None, cancel: threading.Event | None = None,
+             options: dict[str, Any] | None = None,
+             report: Callable[[int, float], bool] | None = None) -> Any:
         """Run ``evaluate``, ``refit`` or fetch the champion now."""
         from threadpoolctl import threadpool_limits
 
         assert self.ctx is not None
         try:
             with threadpool_limits(threads_for(len(self.ctx.y), self.n_threads)):
-                return self.champion.handle(self.ctx, kind, family, params)
+                return self.champion.handle(self.ctx, kind, family, params, options, report)
         except Exception as exc:
             raise TrialFailed(f"{type(exc).__name__}: {exc}", traceback.format_exc()) from exc
 
@@ -188,8 +198,14 @@ class ProcessExecutor:
         self._loaded = True
 
     def call(self, kind: str, family: str, params: dict[str, Any], *,
-             timeout: float | None = None, cancel: threading.Event | None = None) -> Any:
+             timeout: float | None = None, cancel: threading.Event | None = None,
+             options: dict[str, Any] | None = None,
+             report: Callable[[int, float], bool] | None = None) -> Any:
         """Run ``evaluate`` (``kind="eval"``), ``refit`` or ``champion`` in the worker.
+
+        ``options`` go to :func:`evaluate`; ``report(step, score)`` is called here, in the
+        caller's thread, after each rung the worker reports, and its answer (go on or stop)
+        is sent back.
 
         Raises:
             TrialTimeout: the deadline passed (the worker was killed).
@@ -215,7 +231,8 @@ class ProcessExecutor:
         if not self._loaded:
             self._send_ctx()
         assert self._conn is not None
-        self._conn.send_bytes(b"R" + pickle.dumps((kind, family, params)))
+        self._conn.send_bytes(b"R" + pickle.dumps((kind, family, params, options,
+                                                   report is not None)))
         while True:
             wait = self.poll_s
             if deadline is not None:
@@ -225,7 +242,13 @@ class ProcessExecutor:
             except (EOFError, OSError):
                 ready = True
             if ready:
-                return self._receive()
+                status, payload = self._receive()
+                if status != "report":
+                    return payload
+                go = report(*payload) if report is not None else True
+                with contextlib.suppress(EOFError, OSError):
+                    self._conn.send_bytes(b"G" if go else b"S")
+                continue
             if cancel is not None and cancel.is_set():
                 self.kill()
                 raise TrialCancelled()
@@ -233,7 +256,7 @@ class ProcessExecutor:
                 self.kill()
                 raise TrialTimeout()
 
-    def _receive(self) -> Any:
+    def _receive(self) -> tuple[str, Any]:
         assert self._conn is not None
         try:
             status, payload = pickle.loads(self._conn.recv_bytes())
@@ -244,7 +267,9 @@ class ProcessExecutor:
                               "(out of memory or a crash in native code).") from None
         if status == "ok":
             self.evaluated += 1
-            return payload
+            return status, payload
+        if status == "report":
+            return status, payload
         raise TrialFailed(payload[0], payload[1])
 
     @property
@@ -282,6 +307,16 @@ def _die_with_parent() -> None:
             pass
 
 
+def _reporter(conn: Connection) -> Callable[[int, float], bool]:
+    """Send a rung's score to the parent and wait for its answer (go on or stop)."""
+    def report(step: int, score: float) -> bool:
+        conn.send_bytes(pickle.dumps(("report", (step, score)),
+                                     protocol=pickle.HIGHEST_PROTOCOL))
+        return conn.recv_bytes() == b"G"
+
+    return report
+
+
 def _serve(fd: int) -> None:
     """Worker loop: receive a context once, then evaluate requests until told to quit."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -306,10 +341,11 @@ def _serve(fd: int) -> None:
             champion = Champion()
             threadpool_limits(threads_for(len(ctx.y), n_threads))
             continue
-        kind, family, params = pickle.loads(body)
+        kind, family, params, options, wants_reports = pickle.loads(body)
+        report = _reporter(conn) if wants_reports else None
         try:
             assert ctx is not None, "no context loaded"
-            reply = ("ok", champion.handle(ctx, kind, family, params))
+            reply = ("ok", champion.handle(ctx, kind, family, params, options, report))
         except Exception as exc:
             reply = ("error", (f"{type(exc).__name__}: {exc}", traceback.format_exc()))
         try:

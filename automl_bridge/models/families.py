@@ -61,6 +61,9 @@ class Family:
         build: estimator for a context and sampled parameters.
         defaults: a strong first configuration (inside the space).
         available: ``None`` when usable on this data, else the reason it is not.
+        resource: the parameter that is the family's fidelity (boosting iterations, trees),
+            continued with ``warm_start`` when a trial gets more of it; ``None`` when the
+            fidelity is the fraction of training rows (see :mod:`automl_bridge.engine.fidelity`).
     """
 
     name: str
@@ -69,6 +72,7 @@ class Family:
     build: Callable[[DataContext, dict[str, Any]], Any]
     defaults: Callable[[DataContext], dict[str, Any]]
     available: Callable[[DataContext], str | None] = lambda ctx: None
+    resource: str | None = None
 
 
 def _always(ctx: DataContext) -> str | None:
@@ -210,9 +214,9 @@ def _et_defaults(ctx: DataContext) -> dict[str, Any]:
 
 
 RANDOM_FOREST = Family("random_forest", "ordinal", _forest_space, _forest_builder("rf"),
-                       _rf_defaults, _always)
+                       _rf_defaults, _always, resource="n_estimators")
 EXTRA_TREES = Family("extra_trees", "ordinal", _forest_space, _forest_builder("et"),
-                     _et_defaults, _always)
+                     _et_defaults, _always, resource="n_estimators")
 
 
 # --- histogram gradient boosting -----------------------------------------------------------
@@ -250,7 +254,7 @@ def _hgb_defaults(ctx: DataContext) -> dict[str, Any]:
 
 
 HIST_GRADIENT_BOOSTING = Family("hist_gradient_boosting", "native", _hgb_space, _hgb_build,
-                                _hgb_defaults, _always)
+                                _hgb_defaults, _always, resource="max_iter")
 
 #: Order in which default configurations are tried first (strongest and cheapest first).
 DEFAULT_ORDER = ("hist_gradient_boosting", "random_forest", "linear", "extra_trees", "knn",

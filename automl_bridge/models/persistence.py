@@ -21,6 +21,7 @@ from automl_bridge.exceptions import AutoMLInputError, UntrustedModelError
 
 #: Types a model file may hold beyond skops' own defaults (sorted; reviewed by hand).
 TRUSTED_TYPES: tuple[str, ...] = (
+    "automl_bridge.models.ensemble.EnsembleModel",
     "automl_bridge.models.pipeline.TabularModel",
     "automl_bridge.models.preprocessing.FrameAligner",
     "automl_bridge.models.preprocessing.TextFeatures",

@@ -596,4 +596,5 @@ def grid_strategy(ctx: StrategyContext) -> Strategy:
                 "max_trials or time budget, or set the option allow_truncation=True to run "
                 "a shuffled subset.")
         notes.append(f"grid truncated: only {limit} of {size} points may run ({why})")
-    return Strategy("grid", sampler, exhausted=sampler.exhausted, notes=notes)
+    # default configurations rarely lie on the grid: they would only add trials
+    return Strategy("grid", sampler, exhausted=sampler.exhausted, warm_start=False, notes=notes)
