@@ -245,7 +245,7 @@ class JobSpec(BaseModel):
             if not isinstance(frac, (int, float)) or isinstance(frac, bool) or not 0 < frac < 1:
                 raise ValueError("The 'estimation.fraction' of JobSpec must be between 0 and 1 "
                                  f"(exclusive). Got {frac!r}.")
-            for key, low in (("points", 3), ("min_points", 2)):
+            for key, low in (("points", 3), ("min_points", 3)):
                 n = v.get(key, low)
                 if not isinstance(n, int) or isinstance(n, bool) or n < low:
                     raise ValueError(f"The 'estimation.{key}' of JobSpec must be an integer "

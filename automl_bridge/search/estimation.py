@@ -44,5 +44,5 @@ def apply_estimation(strategy: Strategy, method: str | None, options: Mapping[st
     strategy.plan = plan
     strategy.pruner = LearningCurvePruner(
         min_points=int(options.get("min_points", 3)), max_resource=plan.max_step,
-        threshold=float(options.get("threshold", 0.05)))
+        confidence=float(options.get("threshold", 0.05)))
     return strategy
