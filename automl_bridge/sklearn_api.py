@@ -65,7 +65,7 @@ class _AutoMLEstimator(BaseEstimator):
         metric: str | None = None,
         time_budget_s: float | None = 60.0,
         max_trials: int | None = None,
-        search: str | dict[str, Any] = "tpe",
+        search: str | dict[str, Any] = "auto",
         models: list[str] | tuple[str, ...] | str | None = None,
         validation: str | dict[str, Any] = "auto",
         seed: int = 0,

@@ -59,7 +59,9 @@ class JobSpec(BaseModel):
         time_budget_s: hard wall-clock budget of the whole ``fit`` in seconds; ``None`` for no
             time limit (then ``max_trials`` is required).
         max_trials: most trials to run; works alone or with the time budget.
-        search: strategy name (``"tpe"``, ``"random"``, ...) or ``{"strategy": name, **options}``.
+        search: strategy name (``"auto"``, ``"tpe"``, ``"evolution"``, ``"hyperband"``, ...; see
+            ``docs/search.md``) or ``{"strategy": name, **options}``. ``"auto"`` (default)
+            picks one for the data size and objectives.
         models: model families to search (``None`` = every family suited to the data).
         validation: ``"auto"``, ``"holdout"``, ``"cv"``, or a dict such as
             ``{"method": "cv", "folds": 5}`` / ``{"method": "holdout", "fraction": 0.2}``.
@@ -94,7 +96,7 @@ class JobSpec(BaseModel):
     metric: str | None = None
     time_budget_s: float | None = 60.0
     max_trials: int | None = None
-    search: str | dict[str, Any] = "tpe"
+    search: str | dict[str, Any] = "auto"
     models: tuple[str, ...] | None = None
     validation: str | dict[str, Any] = "auto"
     seed: int = 0

@@ -285,7 +285,10 @@ class Search:
 
     def _record(self, trial: Any, rec: dict[str, Any], start: float, state: Any,
                 executor: Any = None) -> None:
+        from automl_bridge.engine.study import now_iso
+
         rec["fit_time_s"] = round(time.perf_counter() - start, 4)
+        rec["finished_at"] = now_iso()
         with self._lock:
             trial.set_user_attr(TRIAL_ATTR, json.dumps(rec, default=_json_default))
             if "constraint_values" in rec:
@@ -372,7 +375,7 @@ def candidates_from_study(study: Any) -> list[Candidate]:
             fit_time_s=float(rec.get("fit_time_s", 0.0)),
             state=CandidateState(rec["state"]), error=rec.get("error"),
             extra={k: rec[k] for k in ("session", "n_splits", "refit_estimate_s", "step",
-                                       "fidelity", "curve") if k in rec},
+                                       "fidelity", "curve", "finished_at") if k in rec},
             measures=dict(rec.get("measures") or {}), feasible=not violations,
             violations=dict(violations),
         ))
