@@ -198,17 +198,25 @@ class RunResult:
         """Candidates as a DataFrame, best first.
 
         Columns: ``rank``, ``candidate_id``, ``family``, ``score``, one column per metric,
-        ``fit_time_s``, ``state``, ``params`` (and ``error`` when failed ones are included).
+        the measured costs (``model_size``, ``predict_latency``) when the run measured them,
+        ``feasible`` when it had constraints, ``fit_time_s``, ``state``, ``params`` (and
+        ``error`` when failed ones are included). Infeasible candidates rank like the others
+        (by score); ``best`` never is one.
         """
         import pandas as pd
 
         rows = []
+        constrained = any(c.violations for c in self.candidates) or bool(
+            (self.spec or {}).get("constraints"))
         for c in self.candidates:
             if c.state is not CandidateState.COMPLETE and not include_failed:
                 continue
             row: dict[str, Any] = {"candidate_id": c.candidate_id, "family": c.family,
                                    "score": c.score}
             row.update({f"{k}": v for k, v in c.metrics.items()})
+            row.update(c.measures)
+            if constrained:
+                row["feasible"] = c.feasible
             row.update({"fit_time_s": round(c.fit_time_s, 3), "state": c.state.value,
                         "params": json.dumps(_jsonable(c.params), sort_keys=True)})
             if include_failed:

@@ -352,3 +352,18 @@ def test_logger_is_restored(project: Path, capsys: pytest.CaptureFixture[str]) -
     assert main(["validate", "job.yaml", "--verbose"]) == 0
     assert main(["validate", "job.yaml"]) == 0
     assert (logger.level, logger.propagate, list(logger.handlers)) == before
+
+
+def test_run_with_a_strategy_objectives_and_constraints_from_overrides(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "job.yaml", "--quiet",
+                 "--set", "job.search={strategy: nsga2, population_size: 2}",
+                 "--set", "job.max_trials=4", "--set", "job.models=[linear,knn]",
+                 "--set", "job.objectives=[log_loss,model_size]",
+                 "--set", "job.constraints={max_model_bytes: 1e7}"])
+    assert code == 0, capsys.readouterr().err
+    (run_dir,) = run_dirs(project.parent)
+    result = load_result(run_dir / "result.json")
+    assert result.spec["search"] == {"strategy": "nsga2", "population_size": 2}
+    assert result.objectives == ["log_loss", "model_size"] and result.pareto_front
+    assert len(result.candidates) == 4 and all(c.feasible for c in result.candidates)
