@@ -24,7 +24,13 @@ def _good(t: int) -> float:
     return 0.9 - 0.4 * t ** -0.5
 
 
+def _flat(t: int) -> float:
+    """Nearly flat far below the best: even its current slope kept to step 100 ends < 0.7."""
+    return 0.5 - 0.02 * t ** -0.5
+
+
 def _bad(t: int) -> float:
+    """Still rising steeply early on, but a power law that ends at 0.56."""
     return 0.6 - 0.4 * t ** -0.5
 
 
@@ -53,16 +59,27 @@ def test_clearly_bad_curve_is_pruned_at_min_points(direction: str) -> None:
     sign = 1.0 if direction == "maximize" else -1.0
     study = _study(direction)
     assert _run(study, lambda t: sign * _good(t)) == (optuna.trial.TrialState.COMPLETE, STEPS)
-    assert _run(study, lambda t: sign * _bad(t)) == (optuna.trial.TrialState.PRUNED, 3)
+    assert _run(study, lambda t: sign * _flat(t)) == (optuna.trial.TrialState.PRUNED, 3)
     decision = study.trials[1].system_attrs[PREDICTION_ATTR]
     assert decision["p_better"] < 0.05 and decision["target_step"] == STEPS
     assert decision["best"] == pytest.approx(sign * _good(STEPS))
 
 
+@pytest.mark.parametrize("direction", ["maximize", "minimize"])
+def test_bad_but_steep_curve_is_pruned_once_its_bend_shows(direction: str) -> None:
+    """At 3 points the steep curve could still reach the best (its slope kept for 97 steps
+    would); it is pruned once it visibly bends, long before the end."""
+    sign = 1.0 if direction == "maximize" else -1.0
+    study = _study(direction)
+    _run(study, lambda t: sign * _good(t))
+    state, step = _run(study, lambda t: sign * _bad(t))
+    assert state == optuna.trial.TrialState.PRUNED and 3 < step <= 20
+
+
 def test_min_points_is_respected() -> None:
     study = _study(min_points=6)
     _run(study, _good)
-    assert _run(study, _bad) == (optuna.trial.TrialState.PRUNED, 6)
+    assert _run(study, _flat) == (optuna.trial.TrialState.PRUNED, 6)
 
 
 @pytest.mark.parametrize("direction", ["maximize", "minimize"])

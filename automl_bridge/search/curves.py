@@ -27,13 +27,18 @@ with ``scipy.optimize.least_squares`` within bounds (several times slower; compa
 ``benchmarks/curve_error.py``). Each family is also fitted to the first 60 % of the points
 and scored on the rest (its hold-out error). Weights: ``w ~ (mse_in * mse_out) ** (-n / 16)``
 (a tempered Gaussian likelihood whose variance is the geometric mean of the in-sample and
-hold-out mean squared errors). Each family's prediction is clipped to ``1 + log U`` observed
-ranges (``U``: target step / last step) from its fitted last value. The variance of the
-prediction, in units of the observed range, is the spread of the families' predictions, plus
-their residual variance, plus ``U`` times the hold-out error, plus ``(0.5 * predicted
-gain) ** 2``, plus ``(0.1 log U) ** 2``; these constants were set so that on real
-gradient-boosting curves about 5 % of final scores beat ``mean + 1.645 std`` (see
-``benchmarks/curve_error.py``).
+hold-out mean squared errors); a family with no residual degree of freedom or no hold-out
+point gets the worst scores of the others (or 0.25 squared ranges when none can be scored).
+Each family's prediction is clipped to ``1 + log U`` observed ranges (``U``: target step /
+last step) from its fitted last value. The variance of the prediction, in units of the
+observed range, is the spread of the families' predictions, plus their residual variance,
+plus ``U`` times the hold-out error, plus ``(0.5 * predicted gain) ** 2``, plus
+``(0.1 log U) ** 2``, plus ``(0.5 * (linear gain - predicted gain)) ** 2`` where the linear
+gain is what the curve would gain if it kept its current slope to the target (the most a
+saturating curve can gain): a curve whose bend is not visible yet is very uncertain. These
+constants were set on real gradient-boosting curves (other than those of
+``benchmarks/curve_error.py``) so that the true final score beats ``mean + 1.645 std`` in
+about 2-5 % of cases, from 3 observed points to half the curve.
 
 Example:
     >>> import numpy as np
@@ -130,6 +135,9 @@ _MSE_FLOOR = 1e-6  # in squared observed ranges: exact fits do not get infinite 
 _HOLDOUT_VAR = 1.0  # variance terms of the prediction (see the module docstring)
 _GAIN_SD = 0.5
 _LOG_U_SD = 0.1
+_LINEAR_SD = 0.5
+_UNKNOWN_MSE = 0.25  # noise and hold-out error assumed when no family can be scored
+_SLOPE_H = 1e-3  # finite-difference step of the slope at the last observed step
 
 
 @dataclass(frozen=True)
@@ -410,6 +418,8 @@ class _Raw:
     noise: dict[str, float] = field(default_factory=dict)
     holdout: dict[str, float] = field(default_factory=dict)
     fitted_last: dict[str, float] = field(default_factory=dict)
+    slope: dict[str, float] = field(default_factory=dict)
+    scored: dict[str, bool] = field(default_factory=dict)
 
 
 def _fit_all(t: np.ndarray, y: np.ndarray, target_step: float, direction: str,
@@ -435,14 +445,16 @@ def _fit_all(t: np.ndarray, y: np.ndarray, target_step: float, direction: str,
             continue
         fit = _fit_family(fam, u, z, w, polish=polish)
         raw.pred[name] = float(_predict(fam, fit, raw.u_target)[0])
-        raw.fitted_last[name] = float(_predict(fam, fit, 1.0)[0])
+        ends = _predict(fam, fit, np.array([1.0 - _SLOPE_H, 1.0]))
+        raw.fitted_last[name] = float(ends[1])
+        raw.slope[name] = float(ends[1] - ends[0]) / _SLOPE_H
         raw.noise[name] = fit.rss / max(n - fam.n_params, 1)
-        if n - n_fit >= 1 and n_fit >= fam.n_params:
+        # a family without residual degrees of freedom or hold-out points is not scored
+        raw.scored[name] = n > fam.n_params and n_fit >= fam.n_params and n > n_fit
+        if raw.scored[name]:
             head = _fit_family(fam, u[:n_fit], z[:n_fit], w[:n_fit])
             err = _predict(fam, head, u[n_fit:]) - z[n_fit:]
             raw.holdout[name] = float(np.mean(err * err))
-        else:
-            raw.holdout[name] = raw.noise[name]
     return raw
 
 
@@ -458,19 +470,29 @@ def _combine(raw: _Raw, bounds: tuple[float | None, float | None] | None) -> Pre
     # a Gaussian likelihood of the n points whose variance is the geometric mean of the
     # in-sample and hold-out errors, tempered by _SHARPNESS (the points are not independent)
     sharp = _SHARPNESS * raw.n
-    logw = {k: -0.25 * sharp * (math.log(max(raw.holdout[k], _MSE_FLOOR))
-                                + math.log(max(raw.noise[k], _MSE_FLOOR))) for k in names}
+    scored = [k for k in names if raw.scored[k]]
+    worst_noise = max((raw.noise[k] for k in scored), default=_UNKNOWN_MSE)
+    worst_holdout = max((raw.holdout[k] for k in scored), default=_UNKNOWN_MSE)
+    noise = {k: raw.noise[k] if raw.scored[k] else worst_noise for k in names}
+    holdout = {k: raw.holdout[k] if raw.scored[k] else worst_holdout for k in names}
+    logw = {k: -0.25 * sharp * (math.log(max(holdout[k], _MSE_FLOOR))
+                                + math.log(max(noise[k], _MSE_FLOOR))) for k in names}
     top = max(logw.values())
     expw = {k: math.exp(v - top) for k, v in logw.items()}
     total = sum(expw.values())
     weights = {k: v / total for k, v in expw.items()}
     mean_z = sum(weights[k] * pred[k] for k in names)
     between = sum(weights[k] * (pred[k] - mean_z) ** 2 for k in names)
-    resid = sum(weights[k] * raw.noise[k] for k in names)
-    holdout = sum(weights[k] * raw.holdout[k] for k in names)
+    resid = sum(weights[k] * noise[k] for k in names)
+    held = sum(weights[k] * holdout[k] for k in names)
     gain = mean_z - sum(weights[k] * raw.fitted_last[k] for k in names)
-    var_z = (between + resid + _HOLDOUT_VAR * holdout * max(raw.u_target, 1.0)
-             + (_GAIN_SD * gain) ** 2 + (_LOG_U_SD * math.log(max(raw.u_target, 1.0))) ** 2)
+    # continuing at the current slope is the most a concave (saturating) curve can gain; the
+    # part of that the fit does not predict is uncertain, mostly while the curvature is unseen
+    linear = sum(weights[k] * raw.slope[k] for k in names) * max(raw.u_target - 1.0, 0.0)
+    log_u = math.log(max(raw.u_target, 1.0))
+    var_z = (between + resid + _HOLDOUT_VAR * held * max(raw.u_target, 1.0)
+             + (_GAIN_SD * gain) ** 2 + (_LOG_U_SD * log_u) ** 2
+             + (_LINEAR_SD * max(linear - gain, 0.0)) ** 2)
     to_y = {k: _clip(raw.last + raw.sign * raw.scale * v, bounds) for k, v in pred.items()}
     mean = _clip(raw.last + raw.sign * raw.scale * mean_z, bounds)
     return Prediction(mean, raw.scale * math.sqrt(max(var_z, 0.0)), to_y, weights, raw.last)

@@ -21,8 +21,8 @@ Example:
     >>> study.optimize(objective, n_trials=2)
     >>> [t.state.name for t in study.trials]
     ['COMPLETE', 'PRUNED']
-    >>> max(study.trials[1].intermediate_values)  # pruned after 3 of 50 steps
-    3
+    >>> max(study.trials[1].intermediate_values)  # pruned after 7 of 50 steps
+    7
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 MAX_RESOURCE_ATTR = "automl_bridge:max_resource"
 #: System attribute written on a trial when it is pruned: the prediction behind the decision.
 PREDICTION_ATTR = "automl_bridge:curve_prediction"
-_MAX_POINTS = 100  # longer curves are thinned before fitting (speed)
+_MAX_POINTS = 50  # longer curves are thinned to this many points before fitting (speed)
 
 
 class LearningCurvePruner(optuna.pruners.BasePruner):
@@ -69,8 +69,9 @@ class LearningCurvePruner(optuna.pruners.BasePruner):
        set, else ``max_resource`` (``"auto"``: the largest last step among complete trials;
        when no complete trial reported steps, nothing is pruned); once the trial has reached
        the target it is kept;
-    4. extrapolates the curve to the target (:func:`~automl_bridge.search.curves.extrapolate`,
-       mean ``m``, standard deviation ``s``), and under a normal approximation computes
+    4. extrapolates the curve to the target (:func:`~automl_bridge.search.curves.extrapolate`
+       on at most 50 evenly spread points; mean ``m``, standard deviation ``s``), and under
+       a normal approximation computes
        ``p = P(final better than best - margin)`` (``best + margin`` when minimizing);
     5. prunes when ``p < confidence``. The prediction is stored in the pruned trial's system
        attribute :data:`PREDICTION_ATTR`.
