@@ -147,10 +147,11 @@ class Prediction:
     Attributes:
         mean: predicted value at the target step (the weighted combination of the families).
         std: its standard deviation: disagreement between families, residual noise around
-            the fit and uncertainty growing with the predicted remaining gain and the
-            extrapolation distance. ``inf`` (with ``mean`` the last value and no families)
-            when the observed values are all equal or no requested family has as few
-            parameters as there are points: the curve says nothing about its future.
+            the fit, and uncertainty growing with the predicted remaining gain, the
+            extrapolation distance and the current slope (see the module docstring).
+            ``inf`` (with ``mean`` the last value and no families) when the observed values
+            are all equal or no requested family has as few parameters as there are points:
+            the curve says nothing about its future.
         per_family: each fitted family's prediction.
         weights: each family's weight in ``mean`` (they sum to 1).
         last: the last observed value.
@@ -387,6 +388,8 @@ def extrapolate(steps: Sequence[float] | np.ndarray, values: Sequence[float] | n
         bounds: ``(low, high)`` the score cannot leave (e.g. ``(0, 1)`` for accuracy, or
             ``(0, None)`` for a loss); predictions are clipped to it.
         max_points: longer curves are thinned to this many evenly spread points.
+        polish: refine every family's best fit with ``scipy.optimize.least_squares``
+            (several times slower; see the module docstring).
 
     Returns:
         The :class:`Prediction`: combined mean, standard deviation, each family's prediction
