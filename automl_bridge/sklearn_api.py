@@ -71,6 +71,7 @@ class _AutoMLEstimator(BaseEstimator):
         seed: int = 0,
         n_jobs: int | None = 1,
         isolation: str = "auto",
+        ensemble: bool | str = "auto",
     ) -> None:
         self.metric = metric
         self.time_budget_s = time_budget_s
@@ -81,6 +82,7 @@ class _AutoMLEstimator(BaseEstimator):
         self.seed = seed
         self.n_jobs = n_jobs
         self.isolation = isolation
+        self.ensemble = ensemble
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -106,7 +108,8 @@ class _AutoMLEstimator(BaseEstimator):
         job = AutoMLJob(
             task=self._task, target=TARGET, metric=self.metric,
             time_budget_s=self.time_budget_s, max_trials=self.max_trials, search=self.search,
-            models=self.models, validation=self.validation, seed=self.seed, **spec_fields,
+            models=self.models, validation=self.validation, seed=self.seed,
+            ensemble=self.ensemble, **spec_fields,
         ).with_backend(
             "local", storage="memory", run_dir=None,
             n_jobs=1 if self.n_jobs is None else self.n_jobs, isolation=self.isolation,
@@ -221,9 +224,12 @@ class AutoMLClassifier(ClassifierMixin, _AutoMLEstimator):
         n_jobs: candidates evaluated in parallel (``-1`` = one per core, ``None`` = 1).
         isolation: ``"process"`` (trials in killable worker processes, hard time budget),
             ``"inline"`` (in this process) or ``"auto"`` (process when there is a time budget).
+        ensemble: ``"auto"`` (an ensemble of the best pipelines when it validates better),
+            ``True`` or ``False`` (see ``docs/search.md``).
 
     Attributes:
-        model_: the fitted best pipeline (:class:`~automl_bridge.models.pipeline.TabularModel`).
+        model_: the fitted best pipeline (:class:`~automl_bridge.models.pipeline.TabularModel`)
+            or ensemble (:class:`~automl_bridge.models.ensemble.EnsembleModel`).
         result_: the :class:`~automl_bridge.results.RunResult` of the search (leaderboard,
             every candidate, warnings, wall time).
         classes_: class labels, in the order of ``predict_proba`` columns.
@@ -344,6 +350,7 @@ class AutoMLRegressor(RegressorMixin, _AutoMLEstimator):
         seed: random seed of the search and of every model.
         n_jobs: candidates evaluated in parallel (``-1`` = one per core, ``None`` = 1).
         isolation: ``"process"``, ``"inline"`` or ``"auto"``.
+        ensemble: ``"auto"``, ``True`` or ``False``.
 
     Attributes:
         model_, result_, n_features_in_, feature_names_in_, best_params_, best_family_,

@@ -75,7 +75,7 @@ class JobSpec(BaseModel):
             ``{"method": "low_fidelity", "fraction": 0.33}``) or ``"learning_curve"`` (trials
             report evenly spaced rungs and stop when the extrapolated final score is unlikely
             to beat the best; ``{"method": "learning_curve", "points": 10, "min_points": 3,
-            "threshold": 0.05}``). ``None``: full fidelity.
+            "threshold": 0.25}``). ``None``: full fidelity.
         ensemble: ``"auto"`` (greedy ensemble selection over the top candidates, kept when it
             beats the best single pipeline on validation and its refit fits the budget),
             ``True`` (always build one when two or more candidates completed), ``False``.
@@ -252,7 +252,7 @@ class JobSpec(BaseModel):
                 if not isinstance(n, int) or isinstance(n, bool) or n < low:
                     raise ValueError(f"The 'estimation.{key}' of JobSpec must be an integer "
                                      f">= {low}. Got {n!r}.")
-            thr = v.get("threshold", 0.05)
+            thr = v.get("threshold", 0.25)
             if not isinstance(thr, (int, float)) or isinstance(thr, bool) or not 0 < thr < 1:
                 raise ValueError("The 'estimation.threshold' of JobSpec must be a probability "
                                  f"between 0 and 1 (exclusive). Got {thr!r}.")

@@ -443,7 +443,7 @@ def part_synthetic(args: argparse.Namespace, section: dict[str, Any]) -> None:
     settings = args.settings
     problems = synthetic_problems()
     names = args.strategies
-    seeds = list(range(settings["seeds"]))
+    seeds = list(range(args.synthetic_seeds or settings["seeds"]))
     units_of = {n: settings["gp_units"] if n == "gp" else settings["units"] for n in names}
     section["config"] = {"units": settings["units"], "gp_units": settings["gp_units"],
                          "seeds": seeds, "strategies": names,
@@ -1095,6 +1095,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="strategies of parts A, B and D (default: every registered one)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0],
                    help="seeds of parts B, C, E (default: 0)")
+    p.add_argument("--synthetic-seeds", type=int, default=None,
+                   help="seeds of part A (default 5; quick 1)")
     p.add_argument("--budget", type=float, default=None,
                    help="time budget (s) of every engine run of parts B, C, E (default: "
                         "B 10, E 20, C 90)")

@@ -66,8 +66,8 @@ def test_params_are_stored_unchanged_and_keyword_only(cls: type) -> None:
     est = cls(metric="nope", time_budget_s=-1, models=models, validation="bogus", n_jobs=None)
     params = est.get_params()
     assert params == {"metric": "nope", "time_budget_s": -1, "max_trials": None,
-                      "search": "tpe", "models": models, "validation": "bogus", "seed": 0,
-                      "n_jobs": None, "isolation": "auto"}
+                      "search": "auto", "models": models, "validation": "bogus", "seed": 0,
+                      "n_jobs": None, "isolation": "auto", "ensemble": "auto"}
     assert params["models"] is models
     assert cls().get_params()["time_budget_s"] == 60.0
     with pytest.raises(TypeError):

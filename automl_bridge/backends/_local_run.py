@@ -234,16 +234,18 @@ class LocalRun:
         from automl_bridge.search.strategies import StrategyContext, make_strategy
 
         spec, b = self.spec, self.backend
+        storage, run_id, resuming = self._located.result()
+        self.run_id = run_id
         strategy = make_strategy(spec.search_strategy, StrategyContext(
             seed=spec.seed, n_jobs=b.n_jobs, options=spec.search_options,
             directions=objectives.directions, space=engine_space(families, space_ctx),
             max_trials=spec.max_trials, time_budget_s=spec.time_budget_s,
-            n_rows=space_ctx.n_rows, constrained=bool(objectives.constraints)))
-        strategy = apply_estimation(strategy, spec.estimation_method, spec.estimation_options)
+            n_rows=space_ctx.n_rows, constrained=bool(objectives.constraints),
+            resumed_trials=_n_trials(storage, run_id) if resuming else 0))
+        strategy = apply_estimation(strategy, spec.estimation_method, spec.estimation_options,
+                                    metric=tdata.metric)
         self.warnings.extend(strategy.notes)
         sha = tdata.fingerprint["sha256"]
-        storage, run_id, resuming = self._located.result()
-        self.run_id = run_id
         if resuming:
             study = load_run_study(storage, run_id=run_id, spec=spec, data_sha256=sha,
                                    sampler=strategy.sampler, pruner=strategy.pruner)
@@ -550,11 +552,20 @@ class LocalRun:
         return result
 
 
+def _n_trials(storage: Any, run_id: str) -> int:
+    """Trials stored for ``run_id`` (0 when there is no such run)."""
+    try:
+        return int(storage.get_n_trials(storage.get_study_id_from_name(run_id)))
+    except KeyError:
+        return 0
+
+
 def _finished(study: Any) -> int:
+    """Trials of earlier sessions that count against ``max_trials``."""
     from automl_bridge.engine.study import candidate_attr
 
     done = (CandidateState.COMPLETE.value, CandidateState.FAILED.value,
-            CandidateState.TIMED_OUT.value)
+            CandidateState.TIMED_OUT.value, CandidateState.PRUNED.value)
     return sum(candidate_attr(t).get("state") in done for t in study.get_trials(deepcopy=False))
 
 

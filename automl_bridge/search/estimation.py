@@ -7,7 +7,9 @@
 - ``"learning_curve"``: every trial reports its validation score at ``points`` evenly spaced
   fidelities (default 10); the learning-curve pruner extrapolates the partial curve and stops
   the trial when its final score is unlikely to beat the best so far (probability below
-  ``threshold``, default 0.05) once ``min_points`` (default 3) are known.
+  ``threshold``, default 0.25) once ``min_points`` (default 3) are known. On held-out boosting
+  curves (``benchmarks/curve_error.py``) 0.25 saved 51 % of the iterations for a 0.075 % mean
+  loss in the best final score; 0.05 saved 34 % with no loss.
 
 Example:
     >>> from automl_bridge.search.strategies import StrategyContext, random_strategy
@@ -25,9 +27,24 @@ from typing import Any
 from automl_bridge.engine.fidelity import linear_plan, single_plan
 from automl_bridge.search.strategies import Strategy
 
+#: Default probability of beating the best under which a trial is stopped.
+DEFAULT_THRESHOLD = 0.25
 
-def apply_estimation(strategy: Strategy, method: str | None, options: Mapping[str, Any]
-                     ) -> Strategy:
+
+def metric_bounds(metric: str | None) -> tuple[float | None, float | None] | None:
+    """The range of a metric's values (helps the curve fits), ``None`` when unknown."""
+    from automl_bridge.metrics import METRICS
+
+    m = METRICS.get(metric or "")
+    if m is None:
+        return None
+    if m.direction == "minimize":
+        return (0.0, None)
+    return (None, 1.0) if m.task == "regression" else (0.0, 1.0)
+
+
+def apply_estimation(strategy: Strategy, method: str | None, options: Mapping[str, Any],
+                     *, metric: str | None = None) -> Strategy:
     """``strategy`` with the fidelity plan (and pruner) of the estimation ``method``."""
     if method is None:
         return strategy
@@ -44,5 +61,6 @@ def apply_estimation(strategy: Strategy, method: str | None, options: Mapping[st
     strategy.plan = plan
     strategy.pruner = LearningCurvePruner(
         min_points=int(options.get("min_points", 3)), max_resource=plan.max_step,
-        confidence=float(options.get("threshold", 0.05)))
+        confidence=float(options.get("threshold", DEFAULT_THRESHOLD)),
+        bounds=metric_bounds(metric))
     return strategy

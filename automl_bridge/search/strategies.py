@@ -26,6 +26,9 @@ from automl_bridge.search.space import Node
 #: trial is told. The engine also sets them with ``trial.set_constraint`` (Optuna >= 5), which
 #: Optuna's own samplers (TPE, NSGA-II, GP) read without a ``constraints_func``.
 CONSTRAINTS_ATTR = "automl_bridge:constraints"
+#: User attribute marking a failed trial told to the sampler as the worst complete value (a
+#: "crash cost", as SMAC does), so samplers learn to avoid configurations that fail.
+CRASH_COST_ATTR = "automl_bridge:crash_cost"
 
 
 def constraint_values(trial: Any) -> Sequence[float]:
@@ -48,6 +51,10 @@ class StrategyContext:
         time_budget_s: time budget of the run, if any.
         n_rows: training rows (portfolio choices depend on it).
         constrained: whether trials carry constraint values (see :data:`CONSTRAINTS_ATTR`).
+        resumed_trials: trials already in the study when this session starts (a resumed run).
+            Optuna's samplers keep their random state in memory; seeding them with
+            :attr:`rng_seed` keeps a resumed session from proposing the first session's
+            configurations again. Our own samplers seed per trial and ignore it.
     """
 
     seed: int = 0
@@ -59,6 +66,15 @@ class StrategyContext:
     time_budget_s: float | None = None
     n_rows: int = 0
     constrained: bool = False
+    resumed_trials: int = 0
+
+    @property
+    def rng_seed(self) -> int:
+        """Seed for samplers with in-memory random state: ``seed`` for a new run, derived from
+        the seed and the trials already run for a resumed one."""
+        if self.resumed_trials == 0:
+            return self.seed
+        return (self.seed * 1_000_003 + self.resumed_trials * 7_919) % (2**31 - 1)
 
     @property
     def multi_objective(self) -> bool:
@@ -127,7 +143,7 @@ def random_strategy(ctx: StrategyContext) -> Strategy:
     import optuna
 
     _check_options("random", ctx.options, {})
-    return Strategy("random", optuna.samplers.RandomSampler(seed=ctx.seed))
+    return Strategy("random", optuna.samplers.RandomSampler(seed=ctx.rng_seed))
 
 
 def tpe_strategy(ctx: StrategyContext) -> Strategy:
@@ -146,7 +162,7 @@ def tpe_strategy(ctx: StrategyContext) -> Strategy:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sampler = optuna.samplers.TPESampler(
-            seed=ctx.seed,
+            seed=ctx.rng_seed,
             n_startup_trials=int(ctx.options.get("n_startup_trials", 10)),
             multivariate=multivariate,
             group=multivariate,
@@ -189,8 +205,8 @@ def gp_strategy(ctx: StrategyContext) -> Strategy:
     n_startup = _ranged("gp", ctx.options, "n_startup_trials", 10, 1)
     def make() -> Any:
         return optuna.samplers.GPSampler(
-            seed=ctx.seed, n_startup_trials=n_startup,
-            independent_sampler=optuna.samplers.RandomSampler(seed=ctx.seed),
+            seed=ctx.rng_seed, n_startup_trials=n_startup,
+            independent_sampler=optuna.samplers.RandomSampler(seed=ctx.rng_seed),
             warn_independent_sampling=False)
 
     return Strategy("gp", branchwise(make, ctx))
@@ -223,10 +239,11 @@ def cmaes_strategy(ctx: StrategyContext) -> Strategy:
         _ranged("cmaes", ctx.options, "popsize", popsize, 2)
     n_startup = _ranged("cmaes", ctx.options, "n_startup_trials", 1, 0)
     def make() -> Any:
-        independent = optuna.samplers.TPESampler(seed=ctx.seed, n_startup_trials=10)
+        independent = optuna.samplers.TPESampler(seed=ctx.rng_seed, n_startup_trials=10)
         return optuna.samplers.CmaEsSampler(
-            seed=ctx.seed, popsize=popsize, restart_strategy=restart, n_startup_trials=n_startup,
-            independent_sampler=independent, warn_independent_sampling=False)
+            seed=ctx.rng_seed, popsize=popsize, restart_strategy=restart,
+            n_startup_trials=n_startup, independent_sampler=independent,
+            warn_independent_sampling=False)
 
     return Strategy("cmaes", branchwise(make, ctx))
 
@@ -249,7 +266,7 @@ def nsga2_strategy(ctx: StrategyContext) -> Strategy:
     if mut is not None:
         _ranged("nsga2", ctx.options, "mutation_prob", mut, 0.0, 1.0)
     sampler = optuna.samplers.NSGAIISampler(
-        seed=ctx.seed, population_size=pop, crossover_prob=cross, mutation_prob=mut)
+        seed=ctx.rng_seed, population_size=pop, crossover_prob=cross, mutation_prob=mut)
     return Strategy("nsga2", sampler)
 
 
@@ -260,6 +277,9 @@ _MF_OPTIONS: dict[str, type | tuple[type, ...]] = {
 def _plan_options(name: str, ctx: StrategyContext) -> tuple[Plan, int]:
     from automl_bridge.engine.fidelity import geometric_plan
 
+    if ctx.multi_objective:
+        raise SpecError(f"The search strategy {name!r} stops trials by one score and takes one "
+                        "objective. Use 'nsga2', 'tpe' or 'random' for several objectives.")
     frac = float(_ranged(name, ctx.options, "min_fraction", 1 / 27, 1e-4, 0.5))
     eta = int(_ranged(name, ctx.options, "reduction_factor", 3, 2))
     return geometric_plan(min_fraction=frac, reduction_factor=eta), eta
@@ -279,7 +299,7 @@ def successive_halving_strategy(ctx: StrategyContext) -> Strategy:
     plan, eta = _plan_options("successive_halving", ctx)
     pruner = optuna.pruners.SuccessiveHalvingPruner(min_resource=plan.steps[0],
                                                     reduction_factor=eta)
-    return Strategy("successive_halving", optuna.samplers.RandomSampler(seed=ctx.seed),
+    return Strategy("successive_halving", optuna.samplers.RandomSampler(seed=ctx.rng_seed),
                     pruner=pruner, plan=plan)
 
 
@@ -297,7 +317,7 @@ def hyperband_strategy(ctx: StrategyContext) -> Strategy:
     plan, eta = _plan_options("hyperband", ctx)
     pruner = optuna.pruners.HyperbandPruner(min_resource=plan.steps[0],
                                             max_resource=plan.max_step, reduction_factor=eta)
-    return Strategy("hyperband", optuna.samplers.RandomSampler(seed=ctx.seed), pruner=pruner,
+    return Strategy("hyperband", optuna.samplers.RandomSampler(seed=ctx.rng_seed), pruner=pruner,
                     plan=plan)
 
 
@@ -317,7 +337,7 @@ def bohb_strategy(ctx: StrategyContext) -> Strategy:
     n_startup = _ranged("bohb", ctx.options, "n_startup_trials", 10, 0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        sampler = optuna.samplers.TPESampler(seed=ctx.seed, n_startup_trials=n_startup,
+        sampler = optuna.samplers.TPESampler(seed=ctx.rng_seed, n_startup_trials=n_startup,
                                              multivariate=True, group=True,
                                              constant_liar=ctx.n_jobs > 1,
                                              constraints_func=ctx.constraints_func)
@@ -361,4 +381,4 @@ def branchwise(make: Callable[[], Any], ctx: StrategyContext) -> Any:
     param = branch_param(ctx.space)
     if param is None:
         return make()
-    return BranchSampler(make_inner=make, branch_param=param, seed=ctx.seed)
+    return BranchSampler(make_inner=make, branch_param=param, seed=ctx.rng_seed)

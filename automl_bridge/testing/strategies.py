@@ -73,7 +73,12 @@ from automl_bridge.search.space import (
     distribution,
     sample,
 )
-from automl_bridge.search.strategies import Strategy, StrategyContext, make_strategy
+from automl_bridge.search.strategies import (
+    CRASH_COST_ATTR,
+    Strategy,
+    StrategyContext,
+    make_strategy,
+)
 
 #: User attribute holding the configuration a trial drew (JSON; Fixed values included).
 CONFIG_ATTR = "automl_bridge.testing:config"
@@ -467,7 +472,7 @@ class StrategyRun:
         return len(self.finished())
 
     def _count(self, state: Any) -> int:
-        return sum(t.state == state for t in self.finished())
+        return sum(_state(t) == state for t in self.finished())
 
     @property
     def n_complete(self) -> int:
@@ -500,7 +505,7 @@ class StrategyRun:
     def completed_losses(self) -> list[Losses]:
         """The full-fidelity losses of the completed trials."""
         return [self.problem.losses(self.config(t)) for t in self.finished()
-                if t.state == _states()[0]]
+                if _state(t) == _states()[0]]
 
     @property
     def best_loss(self) -> float:
@@ -543,7 +548,8 @@ def run_strategy(name: str, problem: Problem, *, n_trials: int, seed: int = 0, n
 
     ctx = StrategyContext(seed=seed, n_jobs=n_jobs, options=dict(options or {}),
                           directions=tuple(problem.directions), space=problem.space,
-                          max_trials=n_trials if max_trials is None else max_trials)
+                          max_trials=n_trials if max_trials is None else max_trials,
+                          resumed_trials=_stored_trials(storage, study_name))
     strategy = make_strategy(name, ctx)
     study = optuna.create_study(storage=storage, sampler=strategy.sampler,
                                 pruner=strategy.pruner, study_name=study_name,
@@ -596,6 +602,16 @@ def run_strategy(name: str, problem: Problem, *, n_trials: int, seed: int = 0, n
     return run
 
 
+def _stored_trials(storage: Any, study_name: str) -> int:
+    """Trials already stored for ``study_name`` (a resumed run), as the engine counts them."""
+    if storage is None or isinstance(storage, str):
+        return 0
+    try:
+        return int(storage.get_n_trials(storage.get_study_id_from_name(study_name)))
+    except KeyError:
+        return 0
+
+
 def _sweep(study: Any) -> None:
     """Fail the trials a killed session left running and enqueue their parameters again."""
     from optuna.trial import TrialState
@@ -606,6 +622,26 @@ def _sweep(study: Any) -> None:
         study.enqueue_trial(dict(trial.params))
 
 
+def _state(trial: Any) -> Any:
+    """A trial's state, with a failure told to the sampler as its crash cost counted FAIL."""
+    from optuna.trial import TrialState
+
+    return TrialState.FAIL if trial.user_attrs.get(CRASH_COST_ATTR) else trial.state
+
+
+def crash_cost(study: Any) -> float | list[float] | None:
+    """The worst value(s) of the study's real complete trials (``None`` before any)."""
+    from optuna.trial import TrialState
+
+    done = [t.values for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if not t.user_attrs.get(CRASH_COST_ATTR)]
+    if not done:
+        return None
+    worst = [min(col) if d.name == "MAXIMIZE" else max(col)
+             for col, d in zip(zip(*done, strict=True), study.directions, strict=True)]
+    return worst[0] if len(worst) == 1 else worst
+
+
 def _evaluate(run: StrategyRun, lock: threading.Lock, trial: Any, config: dict[str, Any]
               ) -> None:
     """Evaluate one trial rung by rung; tell the study (complete, pruned or failed)."""
@@ -613,8 +649,13 @@ def _evaluate(run: StrategyRun, lock: threading.Lock, trial: Any, config: dict[s
 
     problem, strategy, study = run.problem, run.strategy, run.study
     if problem.fails is not None and problem.fails(config):
-        with lock:
-            study.tell(trial, state=TrialState.FAIL)
+        with lock:  # as the engine: the worst complete value so far, or FAIL before any
+            cost = crash_cost(study)
+            if cost is None:
+                study.tell(trial, state=TrialState.FAIL)
+            else:
+                trial.set_user_attr(CRASH_COST_ATTR, True)
+                study.tell(trial, cost)
         return
     plan = strategy.plan
     steps: tuple[int | None, ...] = plan.steps if plan is not None else (None,)
@@ -899,13 +940,13 @@ def check_failures(name: str, problem: Problem, *, n_trials: int, seed: int = 0,
                              f"{quantile:.0%} quantile of random working configurations "
                              f"({threshold:.4g}).")
     late = run.finished()[n_trials // 2:]
-    failed = sum(t.state == _states()[2] for t in late)
+    failed = sum(_state(t) == _states()[2] for t in late)
     if max_failed_share is not None and failed > max_failed_share * len(late):
         raise AssertionError(f"{name!r} on {problem.name}: {failed} of the last {len(late)} "
                              f"trials failed (allowed: {max_failed_share:.0%}); it keeps "
                              "proposing configurations that fail instead of learning from "
                              "them. Trial states: "
-                             f"{''.join(t.state.name[0] for t in run.finished())}.")
+                             f"{''.join(_state(t).name[0] for t in run.finished())}.")
     return run
 
 
