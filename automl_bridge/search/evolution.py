@@ -55,11 +55,11 @@ from optuna.distributions import (
     FloatDistribution,
     IntDistribution,
 )
-from optuna.samplers import BaseSampler
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from automl_bridge.exceptions import SpecError
+from automl_bridge.search.sampling import PerParameterSampler
 from automl_bridge.search.space import Node, parameters
 from automl_bridge.search.strategies import (
     Strategy,
@@ -100,7 +100,7 @@ class _Decision:
                 "parent": self.parent, "mutated": self.mutated}
 
 
-class RegularizedEvolutionSampler(BaseSampler):
+class RegularizedEvolutionSampler(PerParameterSampler):
     """Regularized (aging) evolution; see the module docstring for the algorithm.
 
     Args:
@@ -124,14 +124,6 @@ class RegularizedEvolutionSampler(BaseSampler):
         self._decisions: dict[tuple[int, int, int], _Decision] = {}
 
     # --- Optuna interface ---------------------------------------------------------------------
-
-    def infer_relative_search_space(self, study: Study,
-                                    trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        return {}
-
-    def sample_relative(self, study: Study, trial: FrozenTrial,
-                        search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
-        return {}
 
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
         self._decision(study, trial, fresh=True)

@@ -57,6 +57,7 @@ import numpy as np
 import optuna
 
 from automl_bridge.exceptions import SpecError
+from automl_bridge.search.sampling import PerParameterSampler
 from automl_bridge.search.space import (
     Choice,
     Conditional,
@@ -368,7 +369,7 @@ def _released(trial: Any) -> bool:
     return isinstance(rec, dict) and rec.get("state") == "interrupted"
 
 
-class GridSampler(optuna.samplers.BaseSampler):
+class GridSampler(PerParameterSampler):
     """An Optuna sampler that runs each point of the grid of ``space`` once.
 
     Each new trial claims the next unclaimed point (seeded shuffled order when ``shuffle``,
@@ -404,15 +405,6 @@ class GridSampler(optuna.samplers.BaseSampler):
         self._warned = False
 
     # Optuna sampler interface ------------------------------------------------------------
-
-    def infer_relative_search_space(self, study: Any, trial: Any) -> dict[str, Any]:
-        """No relative sampling: every value comes from :meth:`sample_independent`."""
-        return {}
-
-    def sample_relative(self, study: Any, trial: Any,
-                        search_space: dict[str, Any]) -> dict[str, Any]:
-        """No relative sampling."""
-        return {}
 
     def before_trial(self, study: Any, trial: Any) -> None:
         """Claim a grid point for ``trial`` (see the class docstring)."""

@@ -64,11 +64,11 @@ from optuna.distributions import (
     IntDistribution,
     distribution_to_json,
 )
-from optuna.samplers import BaseSampler
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from automl_bridge.exceptions import SpecError
+from automl_bridge.search.sampling import PerParameterSampler
 from automl_bridge.search.strategies import Strategy, StrategyContext, _check_options
 
 #: System attribute holding the token string of a trial (for reading only; never used to learn).
@@ -527,7 +527,7 @@ def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return next(i for i in range(n) if a[i] != b[i])
 
 
-class RLControllerSampler(BaseSampler):
+class RLControllerSampler(PerParameterSampler):
     """Optuna sampler drawing each parameter from a REINFORCE-trained controller.
 
     The policy is rebuilt deterministically from the study: one :meth:`Controller.update` per
@@ -586,16 +586,6 @@ class RLControllerSampler(BaseSampler):
         self._per_trial: OrderedDict[tuple[str, int, int], Controller] = OrderedDict()
 
     # -- Optuna's sampler interface -------------------------------------------------------
-
-    def infer_relative_search_space(self, study: Study,
-                                    trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        """No joint sampling: every parameter is drawn in :meth:`sample_independent`."""
-        return {}
-
-    def sample_relative(self, study: Study, trial: FrozenTrial,
-                        search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
-        """Nothing is sampled jointly."""
-        return {}
 
     def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:

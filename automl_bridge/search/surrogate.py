@@ -75,12 +75,12 @@ from optuna.distributions import (
     FloatDistribution,
     IntDistribution,
 )
-from optuna.samplers import BaseSampler
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 from scipy.special import ndtr, ndtri
 
 from automl_bridge.exceptions import SpecError
+from automl_bridge.search.sampling import PerParameterSampler
 from automl_bridge.search.space import Node, RandomTrial, distribution, parameters, sample
 from automl_bridge.search.strategies import (
     Strategy,
@@ -117,7 +117,7 @@ _INTERLEAVED_DRAWS = 16
 _CACHE_SIZE = 256
 
 
-class SurrogateSampler(BaseSampler):
+class SurrogateSampler(PerParameterSampler):
     """Progressive search: a tree ensemble ranks candidates, the most promising is tried next.
 
     Args:
@@ -163,16 +163,6 @@ class SurrogateSampler(BaseSampler):
         self._cache: dict[tuple[int, int], dict[str, Any] | None] = {}
 
     # --- the BaseSampler interface -----------------------------------------------------------
-
-    def infer_relative_search_space(self, study: Study,
-                                    trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        """None: the decision is made whole in :meth:`before_trial`."""
-        return {}
-
-    def sample_relative(self, study: Study, trial: FrozenTrial,
-                        search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
-        """None: see :meth:`before_trial`."""
-        return {}
 
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
         """Choose the trial's whole configuration and record it in its system attributes."""

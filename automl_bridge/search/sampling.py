@@ -1,0 +1,35 @@
+"""The base of our own samplers: every parameter is drawn one by one.
+
+Optuna's relative sampling models the parameters every trial shares; our samplers (grid,
+evolution, RL controller, surrogate) decide a whole configuration themselves (in
+``before_trial`` or parameter by parameter) and hand each value out in
+``sample_independent``, so conditional and variable-length spaces work as they are.
+
+Example:
+    >>> import optuna
+    >>> class Half(PerParameterSampler):
+    ...     def sample_independent(self, study, trial, name, dist):
+    ...         return (dist.low + dist.high) / 2
+    >>> study = optuna.create_study(sampler=Half())
+    >>> study.ask().suggest_float("x", 0.0, 1.0)
+    0.5
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from optuna.samplers import BaseSampler
+
+
+class PerParameterSampler(BaseSampler):
+    """A sampler that samples nothing jointly; subclasses implement ``sample_independent``."""
+
+    def infer_relative_search_space(self, study: Any, trial: Any) -> dict[str, Any]:
+        """No joint sampling: every value comes from ``sample_independent``."""
+        return {}
+
+    def sample_relative(self, study: Any, trial: Any, search_space: dict[str, Any]
+                        ) -> dict[str, Any]:
+        """Nothing is sampled jointly."""
+        return {}
