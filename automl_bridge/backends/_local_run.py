@@ -195,7 +195,8 @@ class LocalRun:
                         executors=executors, budget=budget, direction=direction,
                         session=session, cancel=self.cancel, progress=self.progress,
                         objectives=objectives, plan=strategy.plan,
-                        exhausted=strategy.exhausted, keep_predictions=ensemble)
+                        exhausted=strategy.exhausted, keep_predictions=ensemble,
+                        warm_start_full=strategy.multi_fidelity and spec.estimation is None)
         self.progress.start(run_id=self.run_id or "", metric=tdata.metric,
                             max_trials=spec.max_trials, time_budget_s=spec.time_budget_s)
         extra = {"validation": scheme, "storage": self._storage_label,
@@ -300,7 +301,11 @@ class LocalRun:
         return open_storage(url)
 
     def _warm_start(self, study: Any, families: dict[str, Any], space_ctx: Any) -> None:
-        """Enqueue strong default configurations first (as many as the trial budget allows)."""
+        """Enqueue strong default configurations first (as many as the trial budget allows).
+
+        Under a multi-fidelity strategy they run at full fidelity (see ``Search``)."""
+        from automl_bridge.engine.runner import WARM_START_ATTR
+
         order = WARM_START_LARGE if space_ctx.n_rows >= LARGE_ROWS else WARM_START
         limit = self.spec.max_trials if self.spec.max_trials is not None else len(order)
         for name in [n for n in order if n in families][:limit]:
@@ -308,7 +313,7 @@ class LocalRun:
             params = {f"{name}.{k}": v for k, v in defaults.items()}
             if len(families) > 1:
                 params["model"] = name
-            study.enqueue_trial(params, skip_if_exists=True)
+            study.enqueue_trial(params, user_attrs={WARM_START_ATTR: True}, skip_if_exists=True)
 
     def _sweep_zombies(self, study: Any) -> None:
         """Trials left RUNNING by a dead process: mark them failed and enqueue them again."""

@@ -27,6 +27,8 @@ from automl_bridge.results import Candidate, CandidateState
 from automl_bridge.search.space import Choice, Conditional, Node, sample, strip_prefix
 from automl_bridge.search.strategies import CONSTRAINTS_ATTR, CRASH_COST_ATTR
 
+#: User attribute of the default configurations the engine enqueues first.
+WARM_START_ATTR = "automl_bridge:warm_start"
 #: Complete candidates whose validation predictions are kept for the final ensemble.
 ENSEMBLE_POOL = 25
 #: Members (besides the best) whose refit time is held back for the ensemble...
@@ -77,6 +79,9 @@ class Search:
         plan: fidelity rungs of each trial (``None``: full fidelity).
         exhausted: ``exhausted(study)`` true when the sampler has nothing left to propose.
         keep_predictions: keep the validation predictions of the best candidates (ensemble).
+        warm_start_full: evaluate the enqueued default configurations at full fidelity (for
+            multi-fidelity strategies: on large data their rungs could outlast a short budget
+            and leave no complete model).
     """
 
     study: Any
@@ -92,6 +97,7 @@ class Search:
     plan: Plan | None = None
     exhausted: Any = None
     keep_predictions: bool = False
+    warm_start_full: bool = False
     #: candidate id -> (score, validation predictions, validated-row mask, refit estimate).
     predictions: dict[str, tuple[float, Any, Any, float]] = field(default_factory=dict)
     _t_start: float | None = None
@@ -219,8 +225,11 @@ class Search:
         rec: dict[str, Any] = {"family": family, "params": params, "session": self.session}
         start = time.perf_counter()
         state = optuna.trial.TrialState.FAIL
-        multi_fidelity = self.plan is not None and len(self.plan.steps) > 1
-        options = {"plan": self.plan, "keep_predictions": self.keep_predictions,
+        plan = self.plan
+        if self.warm_start_full and trial.user_attrs.get(WARM_START_ATTR):
+            plan = None  # a strong default: a complete model early, no rungs to climb
+        multi_fidelity = plan is not None and len(plan.steps) > 1
+        options = {"plan": plan, "keep_predictions": self.keep_predictions,
                    "measure": self.objectives.measures if self.objectives else ()}
         try:
             out = executor.call("eval", family, params, timeout=timeout, cancel=self.cancel,
@@ -231,9 +240,11 @@ class Search:
                        measures=out["measures"],
                        refit_estimate_s=self._refit_estimate(out["fit_time_s"],
                                                              out["n_splits"]))
-            if self.plan is not None:
-                rec.update(step=out["step"], fidelity=round(self.plan.fraction(out["step"]), 4),
+            if plan is not None:
+                rec.update(step=out["step"], fidelity=round(plan.fraction(out["step"]), 4),
                            curve=out["curve"])
+            elif self.plan is not None:  # a warm-start default, run at full fidelity
+                rec.update(step=self.plan.max_step, fidelity=1.0)
             if self.objectives is not None and self.objectives.constraints:
                 rec["violations"] = self.objectives.violations(out["measures"])
                 rec["constraint_values"] = self.objectives.constraint_values(out["measures"])
