@@ -32,6 +32,7 @@ from automl_bridge.engine.study import (
     load_run_study,
     now_iso,
     open_storage,
+    stored_trials,
 )
 from automl_bridge.metrics import get_metric
 from automl_bridge.results import Candidate, CandidateState, RunResult, RunStatus
@@ -242,7 +243,7 @@ class LocalRun:
             directions=objectives.directions, space=engine_space(families, space_ctx),
             max_trials=spec.max_trials, time_budget_s=spec.time_budget_s,
             n_rows=space_ctx.n_rows, constrained=bool(objectives.constraints),
-            resumed_trials=_n_trials(storage, run_id) if resuming else 0))
+            resumed_trials=stored_trials(storage, run_id) if resuming else 0))
         strategy = apply_estimation(strategy, spec.estimation_method, spec.estimation_options,
                                     metric=tdata.metric)
         self.warnings.extend(strategy.notes)
@@ -436,8 +437,12 @@ class LocalRun:
 
         from automl_bridge.engine.runner import candidates_from_study
         from automl_bridge.engine.workers import TrialFailed, TrialTimeout
-        from automl_bridge.metrics import is_better, metrics_for, score_all
-        from automl_bridge.models.ensemble import EnsembleModel, greedy_selection
+        from automl_bridge.metrics import is_better
+        from automl_bridge.models.ensemble import (
+            EnsembleModel,
+            greedy_selection,
+            selection_metrics,
+        )
 
         pool = dict(search.predictions)
         if len(pool) < 2:
@@ -487,14 +492,8 @@ class LocalRun:
         weights = [selection.weights[cid] for cid in selection.weights]
         model = EnsembleModel(members=members, weights=weights, task=ectx.task,
                               target=ectx.target, classes=ectx.classes)
-        avg = sum(w * pool[cid][1][mask].astype(float) for cid, w in selection.weights.items())
-        if ectx.classes is not None:
-            avg = avg / np.clip(avg.sum(axis=1, keepdims=True), 1e-12, None)
-            labels = np.asarray(ectx.classes, dtype=y.dtype)[avg.argmax(axis=1)]
-            metrics = score_all(metrics_for(ectx.task, len(ectx.classes)), y, y_pred=labels,
-                                y_proba=avg, classes=ectx.classes, pos_label=ectx.pos_label)
-        else:
-            metrics = score_all(metrics_for(ectx.task), y, y_pred=avg)
+        metrics = selection_metrics(selection, y, task=ectx.task, classes=ectx.classes,
+                                    pos_label=ectx.pos_label)
         self.ensemble_info = {
             "members": [{"candidate_id": cid, "family": by_id[cid].family, "weight": round(w, 4)}
                         for cid, w in selection.weights.items()],
@@ -582,14 +581,6 @@ class LocalRun:
         if run_dir is not None and self.run_id:
             result.save(run_dir / self.run_id / "result.json")
         return result
-
-
-def _n_trials(storage: Any, run_id: str) -> int:
-    """Trials stored for ``run_id`` (0 when there is no such run)."""
-    try:
-        return int(storage.get_n_trials(storage.get_study_id_from_name(run_id)))
-    except KeyError:
-        return 0
 
 
 def _finished(study: Any) -> int:

@@ -187,6 +187,14 @@ def load_run_study(storage: Any, *, run_id: str, spec: JobSpec, data_sha256: str
     return study
 
 
+def stored_trials(storage: Any, run_id: str) -> int:
+    """Trials stored for the run ``run_id`` (0 when there is no such run)."""
+    try:
+        return int(storage.get_n_trials(storage.get_study_id_from_name(run_id)))
+    except KeyError:
+        return 0
+
+
 def candidate_attr(trial: Any) -> dict[str, Any]:
     """The candidate record stored on a trial (empty when none)."""
     raw = trial.user_attrs.get(TRIAL_ATTR)

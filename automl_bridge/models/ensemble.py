@@ -26,25 +26,40 @@ from typing import Any
 import numpy as np
 
 from automl_bridge.exceptions import AutoMLInputError, ModelNotFittedError
-from automl_bridge.metrics import get_metric, is_better, score
+from automl_bridge.metrics import get_metric, is_better, metrics_for, score, score_all
 
 
 @dataclass
 class Selection:
-    """The chosen ensemble: member id -> weight (summing to 1), and its validation score."""
+    """The chosen ensemble: member id -> weight (summing to 1), its validation score, the
+    best single score, and its averaged validation prediction."""
 
     weights: dict[str, float]
     score: float
     single_score: float
+    prediction: np.ndarray
+
+
+def _labelled(y: np.ndarray, pred: np.ndarray, classes: Sequence[Any] | None
+              ) -> dict[str, Any]:
+    """``score`` keyword arguments for a prediction: labels (+ probabilities) or values."""
+    if classes is None:
+        return {"y_pred": pred}
+    labels = np.asarray(classes, dtype=y.dtype)[pred.argmax(axis=1)]
+    return {"y_pred": labels, "y_proba": pred, "classes": classes}
 
 
 def _score(metric: str, y: np.ndarray, pred: np.ndarray, classes: Sequence[Any] | None,
            pos_label: Any) -> float:
-    if classes is not None:
-        labels = np.asarray(classes, dtype=y.dtype)[pred.argmax(axis=1)]
-        return float(score(metric, y, y_pred=labels, y_proba=pred, classes=classes,
-                           pos_label=pos_label))
-    return float(score(metric, y, y_pred=pred))
+    return float(score(metric, y, pos_label=pos_label, **_labelled(y, pred, classes)))
+
+
+def selection_metrics(selection: Selection, y: np.ndarray, *, task: str,
+                      classes: Sequence[Any] | None = None, pos_label: Any = None
+                      ) -> dict[str, float]:
+    """Every metric of the task for the selected ensemble's validation prediction."""
+    return score_all(metrics_for(task, len(classes or [])), y, pos_label=pos_label,
+                     **_labelled(y, selection.prediction, classes))
 
 
 def greedy_selection(predictions: Mapping[str, np.ndarray], y: np.ndarray, *, metric: str,
@@ -73,7 +88,7 @@ def greedy_selection(predictions: Mapping[str, np.ndarray], y: np.ndarray, *, me
             first = i
     counts = {first: 1}
     total = predictions[first].astype(float).copy()
-    best = (singles[first], dict(counts))
+    best = (singles[first], dict(counts), total.copy())
     for r in range(1, rounds):
         trial_best: tuple[float, str] | None = None
         for i in ids:
@@ -85,9 +100,9 @@ def greedy_selection(predictions: Mapping[str, np.ndarray], y: np.ndarray, *, me
         total += predictions[i]
         counts[i] = counts.get(i, 0) + 1
         if is_better(s, best[0], direction):
-            best = (s, dict(counts))
+            best = (s, dict(counts), total / (r + 1))
     n = sum(best[1].values())
-    return Selection({i: c / n for i, c in best[1].items()}, best[0], singles[first])
+    return Selection({i: c / n for i, c in best[1].items()}, best[0], singles[first], best[2])
 
 
 def _as_float(pred: np.ndarray, proba: bool) -> np.ndarray:

@@ -604,12 +604,11 @@ def run_strategy(name: str, problem: Problem, *, n_trials: int, seed: int = 0, n
 
 def _stored_trials(storage: Any, study_name: str) -> int:
     """Trials already stored for ``study_name`` (a resumed run), as the engine counts them."""
+    from automl_bridge.engine.study import stored_trials
+
     if storage is None or isinstance(storage, str):
         return 0
-    try:
-        return int(storage.get_n_trials(storage.get_study_id_from_name(study_name)))
-    except KeyError:
-        return 0
+    return stored_trials(storage, study_name)
 
 
 def _sweep(study: Any) -> None:
