@@ -2,6 +2,8 @@
 
 * :mod:`~automl_bridge.models.nas.arch`: macro chains and micro cell networks as values, their
   canonical strings and :func:`parse` (no torch needed).
+* :mod:`~automl_bridge.models.nas.spaces`: :func:`macro_space`, :func:`micro_space` and
+  :func:`arch_from_params` (search-space nodes for every search strategy).
 * :mod:`~automl_bridge.models.nas.network`: :func:`build_network` (torch).
 * :mod:`~automl_bridge.models.nas.ops`: the operations (torch).
 
@@ -30,6 +32,7 @@ from automl_bridge.models.nas.arch import (
     MicroArchitecture,
     parse,
 )
+from automl_bridge.models.nas.spaces import arch_from_params, macro_space, micro_space
 
 if TYPE_CHECKING:
     from torch import nn
@@ -57,6 +60,9 @@ __all__ = [
     "Layer",
     "MacroArchitecture",
     "MicroArchitecture",
+    "arch_from_params",
     "build_network",
+    "macro_space",
+    "micro_space",
     "parse",
 ]
