@@ -457,7 +457,9 @@ def discover_space(build: Callable[[HyperParameters], Any], *,
             options: list[tuple[dict[str, Any], str, Any]] = []
             if decl.kind in ("Choice", "Boolean"):
                 values = decl.config["values"] if decl.kind == "Choice" else [False, True]
-                options += [({}, decl.name, v) for v in values]
+                own = decl.conditions[0] if decl.conditions else ()
+                base = {c.parent: c.values[0] for c in own if c.values}
+                options += [(base, decl.name, v) for v in values]
             for alt in decl.conditions:
                 if alt:
                     base = {c.parent: c.values[0] for c in alt[:-1] if c.values}

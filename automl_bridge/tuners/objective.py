@@ -2,7 +2,8 @@
 
 Directions of standard names are inferred as in Keras Tuner (``val_`` prefix ignored):
 accuracy, auc, precision, recall, f1, r2 and score are maximised; loss, mae, mse, rmse, mape,
-error and crossentropy minimised. Any other name needs an explicit direction.
+error and crossentropy minimised; scikit-learn's ``neg_*`` scores are maximised. Any other
+name needs an explicit direction.
 
 Example:
     >>> Objective.of("val_accuracy")
@@ -54,6 +55,8 @@ class Objective:
                             f"Objective(name, direction); several objectives are not "
                             f"supported. Got {objective!r}.")
         base = objective.removeprefix("val_")
+        if base.startswith("neg_"):  # scikit-learn's negated losses are maximised
+            return cls(objective, "max")
         if any(base == m or base.endswith("_" + m) for m in _MAXIMISED):
             return cls(objective, "max")
         if any(base == m or base.endswith("_" + m) for m in _MINIMISED):
