@@ -4,6 +4,8 @@
   canonical strings and :func:`parse` (no torch needed).
 * :mod:`~automl_bridge.models.nas.spaces`: :func:`macro_space`, :func:`micro_space` and
   :func:`arch_from_params` (search-space nodes for every search strategy).
+* :mod:`~automl_bridge.models.nas.morphism`: function-preserving morphisms on trained
+  weights (:func:`apply_morphism`, :func:`random_morphism`; numpy only).
 * :mod:`~automl_bridge.models.nas.network`: :func:`build_network` (torch).
 * :mod:`~automl_bridge.models.nas.ops`: the operations (torch).
 
@@ -31,6 +33,12 @@ from automl_bridge.models.nas.arch import (
     MacroArchitecture,
     MicroArchitecture,
     parse,
+)
+from automl_bridge.models.nas.morphism import (
+    Morphism,
+    apply_morphism,
+    parse_morphism,
+    random_morphism,
 )
 from automl_bridge.models.nas.spaces import arch_from_params, macro_space, micro_space
 
@@ -60,9 +68,13 @@ __all__ = [
     "Layer",
     "MacroArchitecture",
     "MicroArchitecture",
+    "Morphism",
+    "apply_morphism",
     "arch_from_params",
     "build_network",
     "macro_space",
     "micro_space",
     "parse",
+    "parse_morphism",
+    "random_morphism",
 ]
