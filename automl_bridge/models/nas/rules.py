@@ -11,12 +11,16 @@ Macro chains:
       the next layer's incoming weights divided by the replication counts; BatchNorm statistics
       and affine parameters are replicated; a ``dense_ln`` layer widens by an integer factor,
       every unit copied ``w / width`` times, which keeps LayerNorm's mean and variance; a
-      residual block widens its inner and output width, gaining a copying projection).
+      residual block widens its inner and output width, gaining a copying projection; a
+      width equal to the block's input width would drop a trained projection, so it is
+      refused, as is widening a layer to the width of a following residual block that has a
+      projection).
     * ``deepen(i,op)`` or ``deepen(i,op,activation,dropout)``: insert at index ``i``
       (``1 .. n_layers``, after layer ``i-1``, at its width) a layer that is the identity:
       ``residual`` (last Linear zero; any activation, default: layer ``i-1``'s), or ``dense`` /
       ``dense_bn`` with ``relu`` (identity weights; exact because layer ``i-1`` is a dense layer
-      with ReLU, so its output is >= 0).
+      with ReLU, so its output is >= 0). An inserted ``dense_bn`` is the identity in eval
+      mode (running mean 0, variance 1); in train mode it normalises by batch statistics.
 
 Micro cell networks:
     * ``widen(w)``: the cell width becomes ``w`` (one unit map for the whole residual stream;
