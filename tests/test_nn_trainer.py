@@ -117,6 +117,10 @@ def test_multi_output_regression_and_custom_metrics():
                     valid=(X, Y))
     assert {"mae", "mse", "val_mae", "val_mse"} <= set(history[-1])
     assert history[-1]["val_mse"] == pytest.approx(history[-1]["val_loss"], rel=1e-6)
+    y1 = X[:, 0]  # 1-D targets of a one-output module, with a named loss
+    one = _state(_mlp(3, 1, dropout=0.0), seed=0)
+    history = train(one, X, y1, task="regression", epochs=2, loss="mae", valid=(X, y1))
+    assert history[-1]["val_loss"] == pytest.approx(history[-1]["val_mae"], rel=1e-6)
     custom = {"max_err": lambda out, t: (out - t).abs().max()}
     history = train(state, X, Y, task="regression", epochs=3, metrics=custom)
     assert "max_err" in history[-1] and "mae" not in history[-1]

@@ -69,7 +69,7 @@ def _torch_threads(n_threads: int | None) -> Iterator[None]:
         yield
         return
     before = torch.get_num_threads()
-    torch.set_num_threads(n_threads)
+    torch.set_num_threads(int(n_threads))
     try:
         yield
     finally:
@@ -159,7 +159,8 @@ class _NeuralEstimator(BaseEstimator):
             raise SpecError(f"The 'validation_fraction' of {name} must be in (0, 1). "
                             f"Got {self.validation_fraction!r}.")
         if self.n_threads is not None and (
-            isinstance(self.n_threads, bool) or not isinstance(self.n_threads, int)
+            isinstance(self.n_threads, bool)
+            or not isinstance(self.n_threads, (int, np.integer))
             or self.n_threads < 1
         ):
             raise SpecError(f"The 'n_threads' of {name} must be an integer >= 1 or None. "

@@ -173,11 +173,11 @@ class TrainState:
     optimizer: torch.optim.Optimizer
     device: torch.device
     seed: int | None
-    generator: torch.Generator
-    rng_state: torch.Tensor
-    cuda_rng_state: torch.Tensor | None = None
+    generator: torch.Generator = field(repr=False)
+    rng_state: torch.Tensor = field(repr=False)
+    cuda_rng_state: torch.Tensor | None = field(default=None, repr=False)
     epoch: int = 0
-    history: list[dict[str, float]] = field(default_factory=list)
+    history: list[dict[str, float]] = field(default_factory=list, repr=False)
     stop_reason: str | None = None
     log_keys: tuple[str, ...] = ()
 
@@ -378,8 +378,9 @@ def train(
         batch_size: rows per mini-batch (a trailing batch of one row joins the previous one).
         valid: optional ``(X_valid, y_valid)`` evaluated after each epoch (``val_*`` logs).
         loss: ``None`` (cross-entropy / MSE), ``"cross_entropy"``, ``"mse"``, ``"mae"``,
-            ``"huber"`` or a callable ``(outputs, targets) -> scalar`` (with a callable, target
-            tensors keep their dtype and shape).
+            ``"huber"`` or a callable ``(outputs, targets) -> scalar``. Built-in losses get
+            targets checked against the module's outputs (and regression targets shaped like
+            them); with a callable, target tensors are passed as given.
         callbacks: objects following the protocol of :mod:`.callbacks`.
         on_epoch: ``logs -> bool | None`` after the callbacks; ``False`` stops (pruning).
         metrics: names from ``accuracy``, ``mae``, ``mse`` or a mapping name -> callable
@@ -407,13 +408,14 @@ def train(
         return state.history
     loss_fn = _resolve_loss(loss, task)
     metric_fns = _resolve_metrics(metrics, task)
-    Xt, yt = _features(X), _targets(y, task, loss is None)
+    builtin_loss = loss is None or isinstance(loss, str)
+    Xt, yt = _features(X), _targets(y, task, builtin_loss)
     if Xt.shape[0] != yt.shape[0] or Xt.shape[0] == 0:
         raise SpecError(f"X and y must have the same number of rows (>= 1). "
                         f"Got {Xt.shape[0]} and {yt.shape[0]}.")
     Xv = yv = None
     if valid is not None:
-        Xv, yv = _features(valid[0]), _targets(valid[1], task, loss is None)
+        Xv, yv = _features(valid[0]), _targets(valid[1], task, builtin_loss)
         if Xv.shape[0] != yv.shape[0] or Xv.shape[0] == 0:
             raise SpecError(f"The validation X and y must have the same number of rows (>= 1)."
                             f" Got {Xv.shape[0]} and {yv.shape[0]}.")
@@ -430,7 +432,7 @@ def train(
         if state.cuda_rng_state is not None:
             torch.cuda.set_rng_state(state.cuda_rng_state, dev)
         try:
-            if loss is None:
+            if builtin_loss:
                 yt = _probe(state, Xt, yt, task, "training")
                 if Xv is not None and yv is not None:
                     yv = _probe(state, Xv, yv, task, "validation")
