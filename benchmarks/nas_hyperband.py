@@ -19,8 +19,7 @@ Compute ``C`` = training epochs actually run, counted exactly by a trainer callb
 trials (``nas_common.EpochCounter``; checked against the epochs each trial reported). Wall time
 is measured around ``search`` (Hyperband runs first: random's trial count needs C_h). Test
 accuracy: the tuner's best model (``get_best_models(1)``) on the 357 test rows. Goal:
-Hyperband's best
-validation accuracy within 0.5 points of random search's (mean over seeds).
+Hyperband's best validation accuracy within 0.5 points of random search's (mean over seeds).
 """
 
 from __future__ import annotations
