@@ -38,6 +38,8 @@ class Entry:
         requires: distributions that must be installed (checked from their metadata, without
             importing anything).
         description: one line for listings.
+        default: a model family searched when the spec names none (``models=None``); the
+            networks are opt-in.
     """
 
     name: str
@@ -45,6 +47,7 @@ class Entry:
     extra: str | None = None
     requires: tuple[str, ...] = field(default=())
     description: str = ""
+    default: bool = True
 
     @property
     def install_hint(self) -> str:
@@ -104,6 +107,10 @@ class Registry:
         """Every registered name, built-in first."""
         return list(self._entries())
 
+    def default_names(self) -> list[str]:
+        """The names used when the user names none (see :attr:`Entry.default`)."""
+        return [name for name, entry in self._entries().items() if entry.default]
+
     def entry(self, name: str) -> Entry:
         """The entry for ``name``.
 
@@ -160,6 +167,8 @@ _STRATEGIES = {
          "asynchronous successive halving (ASHA), multi-fidelity"),
         ("hyperband", "strategies", None, _OPT, "Hyperband brackets, multi-fidelity"),
         ("bohb", "strategies", None, _OPT, "TPE + Hyperband, multi-fidelity"),
+        ("morphism", "morphism", "torch", ("optuna", "torch"),
+         "network morphism: children start from their parent's trained weights"),
     )
 }
 
@@ -175,6 +184,14 @@ _FAMILIES = {
         ("hist_gradient_boosting", "HIST_GRADIENT_BOOSTING", "histogram gradient boosting"),
     )
 }
+_NN = "automl_bridge.models.nn.family"
+_FAMILIES.update({
+    name: Entry(name, f"{_NN}:{const}", "torch", ("torch", *_SK), desc, default=False)
+    for name, const, desc in (
+        ("mlp", "MLP", "PyTorch network, a chain of layers (macro architecture space)"),
+        ("mlp_cells", "MLP_CELLS", "PyTorch network of stacked cells (micro architecture space)"),
+    )
+})
 
 _REGISTRIES: dict[str, Mapping[str, Entry]] = {
     "backends": _BACKENDS,

@@ -9,8 +9,11 @@ from automl_bridge.registry import Entry, registry_for
 def test_builtin_names() -> None:
     assert registry_for("backends").names()[:4] == ["local", "sagemaker", "vertex", "azure"]
     assert {"random", "tpe"} <= set(registry_for("strategies").names())
-    assert set(registry_for("families").names()) == {
-        "linear", "knn", "svm", "random_forest", "extra_trees", "hist_gradient_boosting"}
+    sklearn = {"linear", "knn", "svm", "random_forest", "extra_trees", "hist_gradient_boosting"}
+    assert set(registry_for("families").names()) == sklearn | {"mlp", "mlp_cells"}
+    # networks are opt-in: models=None searches the scikit-learn families only
+    assert set(registry_for("families").default_names()) == sklearn
+    assert registry_for("families").entry("mlp").install_hint == "pip install 'automl-bridge[torch]'"
 
 
 def test_unknown_name_lists_known() -> None:

@@ -50,8 +50,15 @@ MULTI_OBJECTIVE = {"auto", "grid", "random", "tpe", "gp", "nsga2"}
 #: killed at 7: random, nsga2, successive_halving, hyperband repeated 7 of 7 configurations).
 RESUME_EXACT = {"grid", "evolution", "rl", "surrogate"}
 
+#: Strategies that only search networks (they morph trained weights): the synthetic problems
+#: here have none. Their own tests run the same checks on network spaces
+#: (tests/test_morphism_search.py).
+NETWORK_ONLY = {"morphism"}
+
 
 def _ready(name: str) -> str:
+    if name in NETWORK_ONLY:
+        pytest.skip(f"{name!r} searches networks only (see tests/test_morphism_search.py)")
     if name == "gp":
         pytest.importorskip("torch")
     entry = registry_for("strategies").entry(name)
@@ -165,6 +172,7 @@ DEFAULT_EXPECTATION = [Expect("conditional", COND, 30, (0, 1, 2), MATCH, math.na
 def _quality_cases() -> list[Any]:
     return [pytest.param(strategy, e, id=f"{strategy}-{e.problem}-{e.kind}")
             for strategy in STRATEGIES if strategy != "random"  # random is the baseline
+            and strategy not in NETWORK_ONLY
             for e in EXPECTATIONS.get(strategy, DEFAULT_EXPECTATION)]
 
 

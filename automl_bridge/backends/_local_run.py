@@ -51,8 +51,8 @@ WRITE_RESERVE_REL = 0.03
 #: Default configurations of these families are tried first, in this order: on small data the
 #: cheap linear model first (a model exists within a second), on large data gradient boosting
 #: first (it stops early and is the strongest; a linear model there still costs seconds).
-WARM_START = ("linear", "hist_gradient_boosting", "random_forest")
-WARM_START_LARGE = ("hist_gradient_boosting", "linear", "random_forest")
+WARM_START = ("linear", "hist_gradient_boosting", "random_forest", "mlp", "mlp_cells")
+WARM_START_LARGE = ("hist_gradient_boosting", "linear", "random_forest", "mlp", "mlp_cells")
 #: Training rows from which the large-data order applies.
 LARGE_ROWS = 10_000
 
@@ -76,6 +76,7 @@ class LocalRun:
         self._storage_label = "memory"
         self._created_dir: str | None = None
         self._study_made = False
+        self._scratch: str | None = None
         self._deadline_for_final: float | None = None
         self.final_note: tuple[str, Any] = ("", None)
         self.ensemble_info: dict[str, Any] | None = None
@@ -112,6 +113,25 @@ class LocalRun:
         finally:
             for ex in executors:
                 ex.close()
+            if self._scratch is not None:
+                import shutil
+
+                shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def _weights_dir(self, strategy: Any) -> str | None:
+        """Where network trials save weights for their children (``morphism``): the run
+        directory's ``weights/``, or a scratch folder removed after the run."""
+        if not strategy.inherit_weights:
+            return None
+        import tempfile
+
+        run_dir = self.backend.run_dir
+        if run_dir is not None and self.run_id:
+            path = run_dir / self.run_id / "weights"
+            path.mkdir(parents=True, exist_ok=True)
+            return str(path)
+        self._scratch = tempfile.mkdtemp(prefix="automl-bridge-weights-")
+        return self._scratch
 
     def _locate_storage(self) -> tuple[Any, str, bool]:
         """The storage and run id of this run, and whether it resumes an earlier one."""
@@ -197,7 +217,8 @@ class LocalRun:
                         session=session, cancel=self.cancel, progress=self.progress,
                         objectives=objectives, plan=strategy.plan,
                         exhausted=strategy.exhausted, keep_predictions=ensemble,
-                        warm_start_full=strategy.multi_fidelity and spec.estimation is None)
+                        warm_start_full=strategy.multi_fidelity and spec.estimation is None,
+                        weights_dir=self._weights_dir(strategy))
         self.progress.start(run_id=self.run_id or "", metric=tdata.metric,
                             max_trials=spec.max_trials, time_budget_s=spec.time_budget_s)
         extra = {"validation": scheme, "storage": self._storage_label,

@@ -215,7 +215,7 @@ def usable_families(spec: JobSpec, task: str, ctx: Any) -> tuple[dict[str, Any],
     from automl_bridge.registry import registry_for
 
     reg = registry_for("families")
-    names = list(spec.models) if spec.models else reg.names()
+    names = list(spec.models) if spec.models else reg.default_names()
     families: dict[str, Any] = {}
     warnings: list[str] = []
     for name in names:

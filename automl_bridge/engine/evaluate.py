@@ -124,12 +124,19 @@ def _validate(ctx: EvalContext, fit_fold: Callable[[int, np.ndarray], Any],
 
 
 class _FoldFitter:
-    """Fits one configuration on each fold at a given fidelity, continuing where it can."""
+    """Fits one configuration on each fold at a given fidelity, continuing where it can.
 
-    def __init__(self, ctx: EvalContext, family_name: str, params: dict[str, Any]) -> None:
+    With ``inherit`` (weight inheritance, see :mod:`automl_bridge.engine.weights`), each fold's
+    network starts from the parent trial's network of the same fold, morphed, and trains for
+    ``inherit["epochs"]`` epochs.
+    """
+
+    def __init__(self, ctx: EvalContext, family_name: str, params: dict[str, Any],
+                 inherit: dict[str, Any] | None = None) -> None:
         self.ctx = ctx
         self.fam = ctx.family(family_name)
         self.params = params
+        self.inherit = inherit
         self.fraction = 1.0
         self._fitted: dict[int, Any] = {}
 
@@ -150,6 +157,12 @@ class _FoldFitter:
             else:
                 pipe = build_pipeline(fam, params, ctx.data_context(len(train_idx)),
                                       kinds=ctx.kinds, input_columns=ctx.input_columns)
+                if self.inherit is not None:
+                    from automl_bridge.engine.weights import inherited_weights
+
+                    pipe.named_steps["model"].set_params(
+                        init_weights=inherited_weights(self.inherit, fold, params),
+                        **{res: int(self.inherit["epochs"])})
             pipe.fit(ctx.X.iloc[train_idx], ctx.y[train_idx])
             self._fitted[fold] = pipe
             return pipe
@@ -161,6 +174,11 @@ class _FoldFitter:
         return pipe
 
 
+    def fitted_models(self) -> dict[int, Any]:
+        """The model step of each fold's last fitted pipeline (resource families only)."""
+        return {fold: pipe.named_steps["model"] for fold, pipe in sorted(self._fitted.items())}
+
+
 def _can_continue(pipe: Any, resource: str) -> bool:
     est = pipe.named_steps.get("model")
     return est is not None and "warm_start" in est.get_params() and resource in est.get_params()
@@ -168,7 +186,9 @@ def _can_continue(pipe: Any, resource: str) -> bool:
 
 def evaluate(ctx: EvalContext, family_name: str, params: dict[str, Any], *,
              plan: Plan | None = None, report: Callable[[int, float], bool] | None = None,
-             measure: Sequence[str] = (), keep_predictions: bool = False) -> dict[str, Any]:
+             measure: Sequence[str] = (), keep_predictions: bool = False,
+             save_weights: str | None = None, inherit: dict[str, Any] | None = None,
+             ) -> dict[str, Any]:
     """Fit and validate one configuration, rung by rung when a fidelity plan is given.
 
     Args:
@@ -182,6 +202,10 @@ def evaluate(ctx: EvalContext, family_name: str, params: dict[str, Any], *,
         measure: extra objectives to measure on the last fitted pipeline: ``"model_size"``
             (bytes of the pickled pipeline) and ``"predict_latency"`` (ms per 1,000 rows).
         keep_predictions: return the pooled validation predictions (for ensembles).
+        save_weights: path prefix under which a network family's trained weights are saved,
+            one file per fold (for weight inheritance; nothing is saved for a pruned trial).
+        inherit: start each fold's network from a parent's saved weights, morphed (see
+            :func:`automl_bridge.engine.weights.inherited_weights`); the plan is ignored.
 
     Returns:
         ``{"score", "metrics", "fit_time_s", "n_splits", "model", "step", "pruned",
@@ -189,7 +213,9 @@ def evaluate(ctx: EvalContext, family_name: str, params: dict[str, Any], *,
         :class:`TabularModel` fitted on the last split; raises whatever the fit raises.
     """
     start = time.perf_counter()
-    fitter = _FoldFitter(ctx, family_name, params)
+    fitter = _FoldFitter(ctx, family_name, params, inherit)
+    if inherit is not None:
+        plan = None
     steps = plan.steps if plan is not None else (1,)
     curve: list[tuple[int, float]] = []
     pruned = False
@@ -206,11 +232,17 @@ def evaluate(ctx: EvalContext, family_name: str, params: dict[str, Any], *,
             break
     model = TabularModel(pipeline=pipe, task=ctx.task, target=ctx.target, classes=ctx.classes,
                          family=family_name, params=params)
+    saved = save_weights is not None and not pruned and bool(fitter.fitted_models())
+    if saved:
+        from automl_bridge.engine.weights import save_fold_weights
+
+        save_fold_weights(str(save_weights), fitter.fitted_models())
     out: dict[str, Any] = {
         "score": float(score), "metrics": metrics, "model": model,
         "fit_time_s": time.perf_counter() - start, "n_splits": len(ctx.splits),
         "step": curve[-1][0], "pruned": pruned, "curve": curve,
         "measures": measure_model(pipe, ctx.X.iloc[ctx.splits[-1][1]], measure),
+        "weights_saved": saved,
     }
     if keep_predictions:
         out["predictions"] = predictions.astype(np.float32) if ctx.task == "classification" \

@@ -24,7 +24,14 @@ from automl_bridge.metrics import is_better
 from automl_bridge.models.families import DataContext, Family
 from automl_bridge.progress import Progress, SilentProgress
 from automl_bridge.results import Candidate, CandidateState
-from automl_bridge.search.space import Choice, Conditional, Node, sample, strip_prefix
+from automl_bridge.search.space import (
+    Choice,
+    Conditional,
+    Node,
+    prefixed,
+    sample,
+    strip_prefix,
+)
 from automl_bridge.search.strategies import CONSTRAINTS_ATTR, CRASH_COST_ATTR
 
 #: User attribute of the default configurations the engine enqueues first.
@@ -82,6 +89,8 @@ class Search:
         warm_start_full: evaluate the enqueued default configurations at full fidelity (for
             multi-fidelity strategies: on large data their rungs could outlast a short budget
             and leave no complete model).
+        weights_dir: folder where network trials save their trained weights and children
+            inherit them (the ``morphism`` strategy); ``None``: nothing is saved.
     """
 
     study: Any
@@ -98,6 +107,7 @@ class Search:
     exhausted: Any = None
     keep_predictions: bool = False
     warm_start_full: bool = False
+    weights_dir: str | None = None
     #: candidate id -> (score, validation predictions, validated-row mask, refit estimate).
     predictions: dict[str, tuple[float, Any, Any, float]] = field(default_factory=dict)
     _t_start: float | None = None
@@ -223,6 +233,9 @@ class Search:
         import optuna
 
         rec: dict[str, Any] = {"family": family, "params": params, "session": self.session}
+        describe = self.families[family].describe
+        if describe is not None:
+            rec["architecture"] = describe(params)
         start = time.perf_counter()
         state = optuna.trial.TrialState.FAIL
         plan = self.plan
@@ -231,6 +244,10 @@ class Search:
         multi_fidelity = plan is not None and len(plan.steps) > 1
         options = {"plan": plan, "keep_predictions": self.keep_predictions,
                    "measure": self.objectives.measures if self.objectives else ()}
+        inherit = self._inheritance(trial, family, options)
+        if inherit is not None:
+            rec["inherited"] = {k: inherit[k] for k in ("parent", "morphism", "epochs")}
+            plan, multi_fidelity = None, False
         try:
             out = executor.call("eval", family, params, timeout=timeout, cancel=self.cancel,
                                 options=options,
@@ -249,6 +266,10 @@ class Search:
                 rec["violations"] = self.objectives.violations(out["measures"])
                 rec["constraint_values"] = self.objectives.constraint_values(out["measures"])
             state = optuna.trial.TrialState.COMPLETE
+            if out.get("weights_saved"):
+                from automl_bridge.engine.weights import WEIGHTS_ATTR
+
+                trial.set_user_attr(WEIGHTS_ATTR, True)
             if out["pruned"]:
                 rec["state"] = CandidateState.PRUNED.value
                 state = optuna.trial.TrialState.PRUNED
@@ -266,6 +287,29 @@ class Search:
             self._record(trial, rec, start, state)
             raise
         self._record(trial, rec, start, state, executor)
+
+    def _inheritance(self, trial: Any, family: str,
+                     options: dict[str, Any]) -> dict[str, Any] | None:
+        """Weight inheritance for a network trial: save its weights, and start it from its
+        parent's when the sampler made it a morph (see :mod:`automl_bridge.engine.weights`)."""
+        if self.weights_dir is None or not self.families[family].inherits_weights:
+            return None
+        import os
+
+        from automl_bridge.search.morphism import MORPHISM_ATTR
+
+        options["save_weights"] = os.path.join(self.weights_dir, f"t{trial.number}")
+        attrs = self.study._storage.get_trial_system_attrs(trial._trial_id)
+        decision = attrs.get(MORPHISM_ATTR) or {}
+        if decision.get("parent") is None:
+            return None
+        inherit = {"path": os.path.join(self.weights_dir, f"t{int(decision['parent'])}"),
+                   "morphism": decision["morphism"], "epochs": int(decision["epochs"]),
+                   "seed": int(decision.get("seed", 0)), "trial": trial.number,
+                   "parent": int(decision["parent"])}
+        options["inherit"] = inherit
+        options["plan"] = None
+        return inherit
 
     def _keep_fallback(self, executor: Any) -> None:
         """A new best: fetch its validated model now, before a later trial's timeout can kill
@@ -378,18 +422,14 @@ class Search:
 def engine_space(families: dict[str, Family], ctx: DataContext) -> list[Node]:
     """The search space of the engine: the family, then its parameters (``"<family>.<p>"``).
 
-    With one family there is no ``model`` parameter.
+    With one family there is no ``model`` parameter. A family's space may hold conditionals
+    (a network's layers exist only up to its ``n_layers``).
     """
-    import dataclasses
-
-    def prefixed(name: str) -> list[Node]:
-        return [dataclasses.replace(p, name=f"{name}.{p.name}")
-                for p in families[name].space(ctx)]
-
     names = list(families)
     if len(names) == 1:
-        return prefixed(names[0])
-    return [Conditional(Choice("model", names), {n: prefixed(n) for n in names})]
+        return prefixed(families[names[0]].space(ctx), f"{names[0]}.")
+    return [Conditional(Choice("model", names),
+                        {n: prefixed(families[n].space(ctx), f"{n}.") for n in names})]
 
 
 def _json_default(obj: Any) -> Any:
@@ -419,7 +459,9 @@ def candidates_from_study(study: Any) -> list[Candidate]:
             fit_time_s=float(rec.get("fit_time_s", 0.0)),
             state=CandidateState(rec["state"]), error=rec.get("error"),
             extra={k: rec[k] for k in ("session", "n_splits", "refit_estimate_s", "step",
-                                       "fidelity", "curve", "finished_at") if k in rec},
+                                       "fidelity", "curve", "finished_at", "inherited",
+                                       "architecture")
+                   if k in rec},
             measures=dict(rec.get("measures") or {}), feasible=not violations,
             violations=dict(violations),
         ))

@@ -14,11 +14,11 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from automl_bridge.search.space import Choice, Float, Int, Param
+from automl_bridge.search.space import Choice, Float, Int, Node, Param
 
 #: SVMs are offered only up to this many training rows (their cost grows ~quadratically).
 SVM_MAX_ROWS = 10_000
@@ -61,18 +61,25 @@ class Family:
         build: estimator for a context and sampled parameters.
         defaults: a strong first configuration (inside the space).
         available: ``None`` when usable on this data, else the reason it is not.
-        resource: the parameter that is the family's fidelity (boosting iterations, trees),
-            continued with ``warm_start`` when a trial gets more of it; ``None`` when the
-            fidelity is the fraction of training rows (see :mod:`automl_bridge.engine.fidelity`).
+        resource: the parameter that is the family's fidelity (boosting iterations, trees,
+            epochs), continued with ``warm_start`` when a trial gets more of it; ``None`` when
+            the fidelity is the fraction of training rows (see
+            :mod:`automl_bridge.engine.fidelity`).
+        inherits_weights: a network whose trained weights a child trial can inherit (see
+            :mod:`automl_bridge.engine.weights`).
+        describe: a readable summary of a configuration (a network's architecture string),
+            recorded with each candidate; ``None`` for none.
     """
 
     name: str
     encoding: str
-    space: Callable[[DataContext], list[Param]]
+    space: Callable[[DataContext], Sequence[Node]]
     build: Callable[[DataContext, dict[str, Any]], Any]
     defaults: Callable[[DataContext], dict[str, Any]]
     available: Callable[[DataContext], str | None] = lambda ctx: None
     resource: str | None = None
+    inherits_weights: bool = False
+    describe: Callable[[dict[str, Any]], str] | None = None
 
 
 def _always(ctx: DataContext) -> str | None:

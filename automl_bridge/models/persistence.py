@@ -22,6 +22,8 @@ from automl_bridge.exceptions import AutoMLInputError, UntrustedModelError
 #: Types a model file may hold beyond skops' own defaults (sorted; reviewed by hand).
 TRUSTED_TYPES: tuple[str, ...] = (
     "automl_bridge.models.ensemble.EnsembleModel",
+    "automl_bridge.models.nn.estimator.NeuralClassifier",  # weights as numpy arrays, no torch
+    "automl_bridge.models.nn.estimator.NeuralRegressor",
     "automl_bridge.models.pipeline.TabularModel",
     "automl_bridge.models.preprocessing.FrameAligner",
     "automl_bridge.models.preprocessing.TextFeatures",

@@ -235,6 +235,27 @@ class RandomTrial:
         return choices[int(self.rng.integers(0, len(choices)))]
 
 
+def prefixed(space: Sequence[Node], prefix: str) -> list[Node]:
+    """``space`` with every parameter name (inside conditionals too) prefixed by ``prefix``.
+
+    Example:
+        >>> node = Conditional(Int("n_layers", 1, 2), {1: [Int("layer0.width", 8, 64)]})
+        >>> [p for p in parameters(prefixed([node], "mlp."))]
+        ['mlp.n_layers', 'mlp.layer0.width']
+    """
+    import dataclasses
+
+    out: list[Node] = []
+    for node in space:
+        if isinstance(node, Conditional):
+            out.append(Conditional(
+                dataclasses.replace(node.param, name=f"{prefix}{node.param.name}"),
+                {k: prefixed(v, prefix) for k, v in node.branches.items()}))
+        else:
+            out.append(dataclasses.replace(node, name=f"{prefix}{node.name}"))
+    return out
+
+
 def strip_prefix(params: dict[str, Any], prefix: str) -> dict[str, Any]:
     """The parameters of one family, without the ``"<family>."`` prefix."""
     return {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}

@@ -102,6 +102,8 @@ class Strategy:
             (a finished grid); the search then stops.
         warm_start: whether the engine may enqueue strong default configurations first.
         notes: what the strategy chose (for the portfolio ``auto``), recorded in the result.
+        inherit_weights: network trials save their trained weights and the sampler's children
+            start from their parent's, morphed (the ``morphism`` strategy).
     """
 
     name: str
@@ -111,6 +113,7 @@ class Strategy:
     exhausted: Callable[[Any], bool] | None = None
     warm_start: bool = True
     notes: list[str] = field(default_factory=list)
+    inherit_weights: bool = False
 
     @property
     def multi_fidelity(self) -> bool:

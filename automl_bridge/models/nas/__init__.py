@@ -40,7 +40,12 @@ from automl_bridge.models.nas.morphism import (
     parse_morphism,
     random_morphism,
 )
-from automl_bridge.models.nas.spaces import arch_from_params, macro_space, micro_space
+from automl_bridge.models.nas.spaces import (
+    arch_from_params,
+    macro_space,
+    micro_space,
+    params_from_arch,
+)
 
 if TYPE_CHECKING:
     from torch import nn
@@ -74,6 +79,7 @@ __all__ = [
     "build_network",
     "macro_space",
     "micro_space",
+    "params_from_arch",
     "parse",
     "parse_morphism",
     "random_morphism",

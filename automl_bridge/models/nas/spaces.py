@@ -212,4 +212,41 @@ def arch_from_params(params: Mapping[str, Any]) -> Architecture:
                     f"'n_cells' (micro_space). Got keys {sorted(params)}.")
 
 
-__all__ = ["arch_from_params", "macro_space", "micro_space"]
+def params_from_arch(arch: Architecture, *, two_inputs: bool = True) -> dict[str, Any]:
+    """The parameters that :func:`arch_from_params` turns into ``arch`` (its inverse).
+
+    Args:
+        arch: a macro or micro architecture.
+        two_inputs: give every cell node a ``node<j>.input2`` (``None`` for one input), as a
+            :func:`micro_space` with ``two_inputs=True`` draws them.
+
+    Raises:
+        SpecError: a node has two inputs but ``two_inputs`` is false.
+
+    Example:
+        >>> from automl_bridge.models.nas.arch import parse
+        >>> a = parse("2 x cell(32,relu,0.0) [1: dense(0); 2: residual(0,1)]")
+        >>> arch_from_params(params_from_arch(a)) == a
+        True
+    """
+    if isinstance(arch, MacroArchitecture):
+        out: dict[str, Any] = {"n_layers": len(arch.layers)}
+        for i, layer in enumerate(arch.layers):
+            out.update({f"layer{i}.op": layer.op, f"layer{i}.width": layer.width,
+                        f"layer{i}.activation": layer.activation,
+                        f"layer{i}.dropout": layer.dropout})
+        return out
+    out = {"n_cells": arch.n_cells, "width": arch.width, "activation": arch.activation,
+           "dropout": arch.dropout}
+    for j, node in enumerate(arch.nodes, start=1):
+        out[f"node{j}.input"] = node.inputs[0]
+        if len(node.inputs) > 1 and not two_inputs:
+            raise SpecError(f"Cell node {j} of {str(arch)!r} has two inputs; the space has one "
+                            "input per node (micro_space(two_inputs=False)).")
+        if two_inputs:
+            out[f"node{j}.input2"] = node.inputs[1] if len(node.inputs) > 1 else None
+        out[f"node{j}.op"] = node.op
+    return out
+
+
+__all__ = ["arch_from_params", "macro_space", "micro_space", "params_from_arch"]
