@@ -84,6 +84,24 @@ def test_each_tuner_finds_the_better_learning_rate(make) -> None:
         assert len(tuner.study.trials) == 2        # the grid is exhausted after 2 points
 
 
+@pytest.mark.parametrize("strategy", [
+    "auto", "random", "tpe", "gp", "cmaes", "nsga2", "evolution", "rl", "surrogate",
+    "successive_halving", "hyperband", "bohb"])
+def test_every_registered_strategy_drives_the_tuner(strategy) -> None:
+    def build(hp: HyperParameters) -> dict:
+        width = hp.Int("w", 2, 16, step=2)
+        return {"model": nn.Sequential(nn.Linear(4, width), nn.ReLU(), nn.Linear(width, 2)),
+                "learning_rate": hp.Float("lr", 1e-4, 1e-1, sampling="log")}
+
+    tuner = Tuner(build, strategy=strategy, objective="val_accuracy", max_trials=5, seed=0,
+                  device="cpu")
+    tuner.search(X[:120], Y[:120], epochs=4, validation_split=0.25, verbose=0)
+    assert len(tuner.study.trials) == 5
+    assert all(t.state.name in ("COMPLETE", "PRUNED") for t in tuner.study.trials)
+    plan = tuner._strategy.plan
+    assert plan is None or plan.max_step == 4       # multi-fidelity rungs are epochs
+
+
 def test_hyperband_prunes_and_keeps_the_best(capsys) -> None:
     def build(hp: HyperParameters) -> dict:
         width = hp.Int("units", 2, 32, step=2)

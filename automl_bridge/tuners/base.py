@@ -236,7 +236,7 @@ class BaseTuner:
                 state, reason = TrialState.FAIL, f"{type(exc).__name__}: {exc}"
             self._tell(trial, hp, state, value, reason)
             if verbose >= 1:
-                self._print_trial(trial.number, state, value, reason, t0, start)
+                self._print_trial(trial.number, hp, state, value, reason, t0, start)
             if state == TrialState.FAIL and not trial.user_attrs.get(ATTR_SKIPPED):
                 consecutive += 1
             else:
@@ -288,12 +288,13 @@ class BaseTuner:
     def _trial_hp(self, trial: FrozenTrial) -> HyperParameters:
         return HyperParameters.from_values(self._trial_values(trial), self.hyperparameters)
 
-    def _print_trial(self, number: int, state: TrialState, value: float | None,
-                     reason: str | None, t0: float, start: float) -> None:
+    def _print_trial(self, number: int, hp: HyperParameters, state: TrialState,
+                     value: float | None, reason: str | None, t0: float, start: float) -> None:
         elapsed = time.perf_counter() - t0
         label = {TrialState.COMPLETE: "Complete", TrialState.PRUNED: "Pruned"}.get(state,
                                                                                   "Failed")
         print(f"Trial {number} {label} [{_hms(elapsed)}]")
+        print("Hyperparameters: " + ", ".join(f"{k}={v}" for k, v in hp.values.items()))
         if value is not None:
             print(f"{self.objective.name}: {value}")
         if reason is not None:

@@ -293,9 +293,9 @@ class Hyperband(Tuner):
                    **kwargs.pop("strategy_options", {})}
         max_trials = kwargs.pop("max_trials", None) or (
             int(hyperband_iterations) * bracket_trials(int(max_epochs), int(factor)))
-        super().__init__(hypermodel, strategy=kwargs.pop("strategy", "hyperband"),
-                         objective=objective, max_trials=max_trials, seed=seed,
-                         max_epochs=int(max_epochs), strategy_options=options, **kwargs)
+        super().__init__(hypermodel, strategy="hyperband", objective=objective,
+                         max_trials=max_trials, seed=seed, max_epochs=int(max_epochs),
+                         strategy_options=options, **kwargs)
 
     def _epochs(self, epochs: int | None) -> int:
         if epochs is not None and epochs != self.max_epochs:
