@@ -147,7 +147,11 @@ class MorphismSampler(PerParameterSampler):
         from automl_bridge.models.nas.spaces import arch_from_params, params_from_arch
 
         prefix = _family_prefix(parent.params)
-        own = {k[len(prefix):]: v for k, v in parent.params.items() if k.startswith(prefix)}
+        # constants (one-valued choices) are not in a trial's params: take them from the space
+        own = {k[len(prefix):]: _constant(p) for k, p in self.params.items()
+               if k.startswith(prefix) and distribution(p) is None}
+        own.update({k[len(prefix):]: v for k, v in parent.params.items()
+                    if k.startswith(prefix)})
         arch = arch_from_params(own)
         limits = self._limits(prefix)
         for _ in range(_ATTEMPTS):
@@ -191,9 +195,17 @@ class MorphismSampler(PerParameterSampler):
             dist = distribution(param)
             if dist is not None and not _contains(dist, value):
                 return False
-            if dist is None and getattr(param, "value", value) != value:
+            if dist is None and _constant(param) != value:
                 return False
         return True
+
+
+def _constant(param: Any) -> Any:
+    """The value of a parameter that is never drawn (a one-valued choice, a fixed value or an
+    empty range)."""
+    if hasattr(param, "choices"):
+        return param.choices[0]
+    return getattr(param, "value", getattr(param, "low", None))
 
 
 def _family_prefix(params: Mapping[str, Any]) -> str:
