@@ -113,6 +113,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="where the JSON and SVG files go (default benchmarks/results/)")
     p.add_argument("--report", action="store_true",
                    help="print the Markdown tables of the result files and exit")
+    p.add_argument("--replot", action="store_true",
+                   help="redraw the SVGs of hyperband and morphism (and morphism's summary) "
+                        "from their result files")
     args = p.parse_args(argv)
     args.parts = list(PARTS) if "all" in args.part else [x for x in PARTS if x in args.part]
     if args.seeds is None:
@@ -123,6 +126,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the selected parts, or print the report."""
     args = parse_args(argv)
+    if args.replot:
+        replot(args)
+        return 0
     if args.report:
         docs = {}
         for part in args.parts:
@@ -138,6 +144,23 @@ def main(argv: list[str] | None = None) -> int:
         docs[part] = run_part(part, args)
     print(render(docs))
     return 0
+
+
+def replot(args: argparse.Namespace) -> None:
+    """Redraw the plots of the selected parts from their JSON (no training)."""
+    for part in args.parts:
+        if part not in ("hyperband", "morphism"):
+            continue
+        path = args.out_dir / f"nas_{part}.json" if args.out_dir else out_path(part, args.quick)
+        if not path.exists():
+            continue
+        doc = json.loads(path.read_text())
+        module = __import__(f"nas_{part}")
+        if part == "morphism":
+            doc["part"]["summary"] = module.summarise(doc["part"])
+        doc["part"]["plots"] = module.plot(doc["part"], path.parent)
+        write_json(path, doc)
+        log(f"redrew {', '.join(doc['part']['plots'])}")
 
 
 # --- Markdown --------------------------------------------------------------------------------
@@ -222,7 +245,7 @@ def render_morphism(doc: Mapping[str, Any]) -> str:
         rows.append([r["parent"], r["kind"], f"`{r['child']}`", r["seed"],
                      _pct(r["parent_acc"]), _pct(r["child_acc_epoch0"]),
                      _f(r["child_epochs"]), _f(r["scratch_epochs"]), _f(r["ratio"], 3),
-                     _f(r["goal_met"])])
+                     _f(r.get("smoothed_ratio"), 3), _f(r["goal_met"])])
     cfg = sec["config"]
     return "\n".join([
         "### Morphism children vs from scratch (part 2)\n", machine_line(doc), "",
@@ -232,9 +255,14 @@ def render_morphism(doc: Mapping[str, Any]) -> str:
         f"(`>{cfg['max_epochs']}`: never; the ratio then uses {cfg['max_epochs']} + 1 as a "
         "bound). Accuracies in %.\n",
         _table(["parent", "morphism", "child", "seed", "parent acc", "child acc at 0",
-                "child epochs", "scratch epochs", "ratio", "goal met"], rows), "",
+                "child epochs", "scratch epochs", "ratio", "smoothed ratio", "goal met"],
+               rows), "",
         f"Median ratio {_f(s['median_ratio'], 3)} (goal <= 1/3); goal met in "
-        f"{s['n_goal_met']} of {s['n_cases']} cases.\n",
+        f"{s['n_goal_met']} of {s['n_cases']} cases. Smoothed (parent: mean of its last 3 "
+        "epochs; child and scratch: trailing 3-epoch means): median "
+        f"{_f(s.get('median_smoothed_ratio'), 3)}, goal met in "
+        f"{s.get('n_smoothed_goal_met', '-')} of {s['n_cases']}. Largest parent/child logit "
+        f"difference before training: {_f(s['max_abs_logit_diff'])}.\n",
         "Plots: " + ", ".join(f"`{p}`" for p in sec.get("plots", [])) + "\n"])
 
 

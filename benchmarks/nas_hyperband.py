@@ -155,7 +155,6 @@ def run_part(args: Any, section: dict[str, Any], log: Callable[[str], None],
                 f"{settings['batch_size']}, AdamW, 1 thread; seeds {args.seeds}."),
     }
     recs = section["records"]
-    series: dict[str, list[tuple[float, float]]] = {}
     with torch_threads(1):
         for seed in args.seeds:
             rec: dict[str, Any] = {"seed": seed}
@@ -179,8 +178,6 @@ def run_part(args: Any, section: dict[str, Any], log: Callable[[str], None],
                                  5)
             rec["gap_test"] = rnd(rec["random"]["test_acc"] - rec["hyperband"]["test_acc"], 5)
             recs.append(rec)
-            series[f"Hyperband, seed {seed}"] = _anytime(rec["hyperband"]["trial_log"])
-            series[f"random, seed {seed}"] = _anytime(rec["random"]["trial_log"])
     mean = {side: {k: rnd(fmean([r[side][k] for r in recs]), 5)
                    for k in ("epochs", "wall_s", "best_val_acc", "test_acc", "trials")}
             for side in ("hyperband", "random")}
@@ -198,9 +195,19 @@ def run_part(args: Any, section: dict[str, Any], log: Callable[[str], None],
                             for s in ("hyperband", "random")),
     }
     section["summary"] = summary
+    section["plots"] = plot(section, plot_dir)
+
+
+def plot(section: dict[str, Any], plot_dir: Path) -> list[str]:
+    """Best validation accuracy so far against cumulative epochs, every seed and side (one
+    SVG); returns its file name."""
+    series: dict[str, list[tuple[float, float]]] = {}
+    for side, label in (("hyperband", "Hyperband"), ("random", "random")):
+        for r in section["records"]:
+            series[f"{label}, seed {r['seed']}"] = _anytime(r[side]["trial_log"])
     name = "nas_hyperband_anytime.svg"
     svgplot.write_plot(plot_dir / name, series, title="Best validation accuracy vs epochs run "
                        "(digits, macro space)", x_label="training epochs (cumulative)",
                        y_label="best val_accuracy so far", log_x=True, steps=True,
                        markers=False)
-    section["plots"] = [name]
+    return [name]
