@@ -38,7 +38,9 @@ def main(argv: list[str] | None = None) -> None:
     train, test = digits()
     job = AutoMLJob(task="classification", target="digit", metric="accuracy",
                     models=["mlp"], search="rl", max_trials=4 if quick else 24,
-                    time_budget_s=60 if quick else 240, validation="holdout", seed=0)
+                    time_budget_s=60 if quick else 240, validation="holdout",
+                    ensemble=False,  # the final model is the best architecture, not a blend
+                    seed=0)
     result = job.fit(train)
     rows = [{"trial": c.candidate_id, "state": c.state.value,
              "accuracy": round(c.score, 4) if c.score == c.score else None,

@@ -31,8 +31,8 @@ def main(argv: list[str] | None = None) -> None:
     job = AutoMLJob(task="classification", target="digit", metric="accuracy",
                     models=["mlp_cells"],
                     search={"strategy": "evolution", "population_size": 4 if quick else 8},
-                    max_trials=4 if quick else 24, time_budget_s=60 if quick else 240,
-                    validation="holdout", seed=0)
+                    max_trials=3 if quick else 24, time_budget_s=60 if quick else 240,
+                    validation="holdout", ensemble=False, seed=0)
     result = job.fit(train)
     done = sorted((c for c in result.candidates if c.score == c.score),
                   key=lambda c: -c.score)

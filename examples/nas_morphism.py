@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     job = AutoMLJob(task="classification", target="digit", metric="accuracy", models=["mlp"],
                     search={"strategy": "morphism", "n_initial": 2 if quick else 5},
                     max_trials=5 if quick else 24, time_budget_s=90 if quick else 240,
-                    validation="holdout", seed=0)
+                    validation="holdout", ensemble=False, seed=0)
     result = job.fit(train)
     rows = []
     for c in result.candidates:
