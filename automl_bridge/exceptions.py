@@ -103,6 +103,10 @@ class AllTrialsFailedError(RunError):
     """Every trial of a run failed; the message shows the first failure."""
 
 
+class TrainingDivergedError(RunError):
+    """A network's training loss became NaN or infinite (lower the learning rate)."""
+
+
 class RunNotFoundError(RunError, LookupError):
     """No run with the given id or handle is known to the backend."""
 
@@ -158,6 +162,7 @@ __all__ = [
     "StorageError",
     "TargetError",
     "TaskMismatchError",
+    "TrainingDivergedError",
     "UnknownNameError",
     "UnsupportedSpecError",
     "UntrustedModelError",

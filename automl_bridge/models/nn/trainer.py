@@ -47,7 +47,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from automl_bridge.exceptions import RunError, SpecError
+from automl_bridge.exceptions import SpecError, TrainingDivergedError
 from automl_bridge.models.nn.callbacks import Callback, EarlyStopping, ReduceLROnPlateau
 
 Task = Literal["classification", "regression"]
@@ -67,10 +67,6 @@ _LOSSES: dict[str, Callable[[], nn.Module]] = {
 }
 _TASKS = ("classification", "regression")
 _GPU_DATA_SHARE = 0.25  # data goes to the GPU at once when it takes < 25% of the free memory
-
-
-class TrainingDivergedError(RunError):
-    """The training loss became NaN or infinite (a ``RuntimeError``)."""
 
 
 def _accuracy(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
