@@ -35,13 +35,6 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 CTX = DataContext(task="classification", n_rows=600, n_features=10, n_classes=3)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 # --- weight inheritance -----------------------------------------------------------------------
 

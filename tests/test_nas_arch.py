@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -19,15 +18,6 @@ from automl_bridge.models.nas import (
     parse,
 )
 from automl_bridge.models.nas.network import MicroNetwork
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 MACRO = [
     "dense(64,relu,0.1)",

@@ -8,8 +8,6 @@ largest absolute difference of the eval-mode outputs on random inputs must stay 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -31,13 +29,6 @@ from automl_bridge.models.nas.rules import DEEPEN_OPS, problem
 N_IN, N_OUT = 5, 3
 TOL = 1e-5
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def trained(arch: Architecture | str, seed: int = 0) -> nn.Module:

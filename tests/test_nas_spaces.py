@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -33,13 +32,6 @@ from automl_bridge.search.space import (
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def check_runs(arch: Any, n_inputs: int = 6, n_outputs: int = 2) -> None:

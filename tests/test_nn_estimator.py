@@ -19,13 +19,6 @@ from automl_bridge.models.nn.estimator import NeuralClassifier, NeuralRegressor 
 ARCH = "dense(32,relu,0.1) > dense_bn(16,gelu,0.0)"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def digits():

@@ -13,7 +13,8 @@ def test_builtin_names() -> None:
     assert set(registry_for("families").names()) == sklearn | {"mlp", "mlp_cells"}
     # networks are opt-in: models=None searches the scikit-learn families only
     assert set(registry_for("families").default_names()) == sklearn
-    assert registry_for("families").entry("mlp").install_hint == "pip install 'automl-bridge[torch]'"
+    hint = registry_for("families").entry("mlp").install_hint
+    assert hint == "pip install 'automl-bridge[torch]'"
 
 
 def test_unknown_name_lists_known() -> None:
