@@ -48,7 +48,6 @@ import hashlib
 import json
 import math
 import warnings
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,7 +56,7 @@ import numpy as np
 import optuna
 
 from automl_bridge.exceptions import SpecError
-from automl_bridge.search.sampling import PerParameterSampler
+from automl_bridge.search.sampling import PerParameterSampler, seeded_rng
 from automl_bridge.search.space import (
     Choice,
     Conditional,
@@ -442,7 +441,7 @@ class GridSampler(PerParameterSampler):
                 f"{param_name!r} inside {param_distribution}; the search space the trial "
                 "draws from differs from the grid's space. Drawing it at random.",
                 RuntimeWarning, stacklevel=2)
-        rng = np.random.default_rng([self.seed, trial.number, zlib.crc32(param_name.encode())])
+        rng = seeded_rng(self.seed, trial.number, param_name)
         return _random_value(param_distribution, rng)
 
     def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:

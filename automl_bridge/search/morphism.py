@@ -32,7 +32,6 @@ Example:
 from __future__ import annotations
 
 import math
-import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -44,7 +43,7 @@ from optuna.trial import FrozenTrial, TrialState
 from automl_bridge.engine.weights import WEIGHTS_ATTR
 from automl_bridge.exceptions import SpecError
 from automl_bridge.search.evolution import _contains, _draw
-from automl_bridge.search.sampling import PerParameterSampler
+from automl_bridge.search.sampling import PerParameterSampler, seeded_rng, trial_key
 from automl_bridge.search.space import Int, Node, distribution, parameters
 from automl_bridge.search.strategies import Strategy, StrategyContext, _check_options
 
@@ -91,19 +90,16 @@ class MorphismSampler(PerParameterSampler):
 
     def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState,
                     values: Sequence[float] | None) -> None:
-        self._decisions.pop(self._key(study, trial), None)
+        self._decisions.pop(trial_key(study, trial), None)
 
     # --- decisions ----------------------------------------------------------------------------
 
-    def _key(self, study: Study, trial: FrozenTrial) -> tuple[int, int, int]:
-        return id(study._storage), study._study_id, trial.number
-
     def _rng(self, number: int, name: str = "") -> np.random.Generator:
-        return np.random.default_rng([self.seed & 0xFFFFFFFF, number, zlib.crc32(name.encode())])
+        return seeded_rng(self.seed, number, name)
 
     def _decision(self, study: Study, trial: FrozenTrial, fresh: bool = False
                   ) -> dict[str, Any]:
-        key = self._key(study, trial)
+        key = trial_key(study, trial)
         if key in self._decisions:
             return self._decisions[key]
         if len(study.directions) > 1:

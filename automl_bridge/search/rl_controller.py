@@ -50,7 +50,6 @@ import bisect
 import contextlib
 import math
 import threading
-import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -68,7 +67,7 @@ from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from automl_bridge.exceptions import SpecError
-from automl_bridge.search.sampling import PerParameterSampler
+from automl_bridge.search.sampling import PerParameterSampler, seeded_rng
 from automl_bridge.search.strategies import Strategy, StrategyContext, _check_options
 
 #: System attribute holding the token string of a trial (for reading only; never used to learn).
@@ -592,7 +591,7 @@ class RLControllerSampler(PerParameterSampler):
         """Draw ``param_name``: a token from the policy, then a value inside that token."""
         self._raise_error_if_multi_objective(study)
         decision = self._decision(param_name, param_distribution)
-        rng = np.random.default_rng([self.seed, trial.number, zlib.crc32(param_name.encode())])
+        rng = seeded_rng(self.seed, trial.number, param_name)
         if decision.n_choices == 1:
             return decision.draw(0, rng)
         p = self._policy_for(study, trial).distribution(decision)

@@ -17,9 +17,22 @@ Example:
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
+import numpy as np
 from optuna.samplers import BaseSampler
+
+
+def seeded_rng(seed: int, number: int, name: str = "") -> np.random.Generator:
+    """The generator of one draw: seeded by the sampler's seed, the trial number and the
+    parameter name, so a proposal depends on nothing but the seed and the study."""
+    return np.random.default_rng([seed & 0xFFFFFFFF, number, zlib.crc32(name.encode())])
+
+
+def trial_key(study: Any, trial: Any) -> tuple[int, int, int]:
+    """A key for per-trial caches that tells apart studies and storages in one process."""
+    return id(study._storage), study._study_id, trial.number
 
 
 class PerParameterSampler(BaseSampler):
