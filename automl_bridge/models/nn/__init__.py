@@ -21,7 +21,9 @@ from typing import Any
 _EXPORTS = {
     "TrainState": "trainer",
     "TrainingDivergedError": "trainer",
-    "predict_batches": "trainer",
+    "predict_batches": "data",
+    "state_dict_numpy": "data",
+    "load_state_dict_numpy": "data",
     "resolve_device": "trainer",
     "train": "trainer",
     "Callback": "callbacks",
