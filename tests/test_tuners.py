@@ -12,7 +12,12 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
-from automl_bridge.exceptions import AllTrialsFailedError, RunExistsError, SpecError  # noqa: E402
+from automl_bridge.exceptions import (  # noqa: E402
+    AllTrialsFailedError,
+    ResumeMismatchError,
+    RunExistsError,
+    SpecError,
+)
 from automl_bridge.tuners import (  # noqa: E402
     BayesianOptimization,
     EarlyStopping,
@@ -159,10 +164,10 @@ def test_storage_resume_overwrite_and_changed_space(tmp_path) -> None:
         model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
         return {"model": model, "learning_rate": hp.Choice("learning_rate", [1e-4, 3e-2])}
 
-    with pytest.raises(SpecError, match=r"(?s)has changed.*'learning_rate': default 1e-05 "
-                       r"-> 0.0001, values"):
+    with pytest.raises(ResumeMismatchError,
+                       match=r"(?s)has changed.*'learning_rate': default 1e-05 -> 0.0001, values"):
         RandomSearch(build_changed, max_trials=3, resume=True, **kwargs)
-    with pytest.raises(SpecError, match="same objective"):
+    with pytest.raises(ResumeMismatchError, match="same objective"):
         RandomSearch(build_lr, max_trials=3, resume=True,
                      **{**kwargs, "objective": "val_loss"})
 

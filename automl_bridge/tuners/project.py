@@ -25,7 +25,7 @@ from typing import Any
 
 import optuna
 
-from automl_bridge.exceptions import RunExistsError, SpecError
+from automl_bridge.exceptions import ResumeMismatchError, RunExistsError, SpecError
 
 ATTR_SPACE = "automl_bridge:tuner_space"
 ATTR_OBJECTIVE = "automl_bridge:tuner_objective"
@@ -70,7 +70,8 @@ class Project:
         """Create, overwrite or resume the project (see the module docstring).
 
         Raises:
-            SpecError: both ``overwrite`` and ``resume``; on resume, a changed search space or
+            SpecError: both ``overwrite`` and ``resume``.
+            ResumeMismatchError: on resume, a changed search space or
                 objective (the message lists the differences).
             RunExistsError: the project exists and neither ``overwrite`` nor ``resume``.
         """
@@ -118,13 +119,13 @@ class Project:
         stored_objective = study.user_attrs.get(ATTR_OBJECTIVE)
         stored_direction = study.direction.name.lower()
         if stored_objective != objective or stored_direction != direction:
-            raise SpecError(
+            raise ResumeMismatchError(
                 f"The tuner project {str(folder)!r} optimises {stored_objective!r} "
                 f"({stored_direction}); resume needs the same objective. Got {objective!r} "
                 f"({direction}). Pass overwrite=True to start again with the new objective.")
         diff = space_diff(study.user_attrs.get(ATTR_SPACE, []), space)
         if diff:
-            raise SpecError(
+            raise ResumeMismatchError(
                 f"The search space of the tuner project {str(folder)!r} has changed; resume "
                 "needs the same space. Differences (stored -> given):\n- " + "\n- ".join(diff)
                 + "\nPass overwrite=True to start again, or use another project_name.")
