@@ -66,6 +66,10 @@ def test_mlp_job_end_to_end_and_saved_model(tmp_path, digits) -> None:
         "dense(256,relu,0.1) > dense(128,relu,0.1)"
     for c in result.candidates:
         assert str(parse(c.extra["architecture"])) == c.extra["architecture"]
+        # the learning curve of each network, epoch by epoch (for reports)
+        history = c.extra["history"]
+        assert [h["epoch"] for h in history] == list(range(1, len(history) + 1))
+        assert {"loss", "val_loss", "val_accuracy"} <= set(history[-1])
     pred = job.predict(test)
     assert (pred == test["digit"].to_numpy()).mean() > 0.9
     est = job.model.pipeline.named_steps["model"]

@@ -209,7 +209,8 @@ def evaluate(ctx: EvalContext, family_name: str, params: dict[str, Any], *,
 
     Returns:
         ``{"score", "metrics", "fit_time_s", "n_splits", "model", "step", "pruned",
-        "measures", "curve"}`` (+ ``"predictions"``), where ``model`` is the
+        "measures", "curve"}`` (+ ``"predictions"``; + ``"history"``, a network's per-epoch
+        logs, see :func:`epoch_history`), where ``model`` is the
         :class:`TabularModel` fitted on the last split; raises whatever the fit raises.
     """
     start = time.perf_counter()
@@ -244,11 +245,22 @@ def evaluate(ctx: EvalContext, family_name: str, params: dict[str, Any], *,
         "measures": measure_model(pipe, ctx.X.iloc[ctx.splits[-1][1]], measure),
         "weights_saved": saved,
     }
+    history = epoch_history(pipe)
+    if history:
+        out["history"] = history
     if keep_predictions:
         out["predictions"] = predictions.astype(np.float32) if ctx.task == "classification" \
             else predictions
         out["validated"] = seen
     return out
+
+
+def epoch_history(pipe: Any) -> list[dict[str, float]]:
+    """A network's per-epoch learning curve on the last split (loss and validation loss and
+    metric of its early-stopping rows, rounded), empty for other models."""
+    history = getattr(pipe.named_steps.get("model"), "history_", None) or []
+    keys = ("epoch", "loss", "val_loss", "val_accuracy", "val_mae")
+    return [{k: round(float(logs[k]), 5) for k in keys if k in logs} for logs in history]
 
 
 def measure_model(pipe: Any, X_sample: pd.DataFrame, what: Sequence[str]) -> dict[str, float]:

@@ -257,6 +257,8 @@ class Search:
                        measures=out["measures"],
                        refit_estimate_s=self._refit_estimate(out["fit_time_s"],
                                                              out["n_splits"]))
+            if "history" in out:
+                rec["history"] = out["history"]
             if plan is not None:
                 rec.update(step=out["step"], fidelity=round(plan.fraction(out["step"]), 4),
                            curve=out["curve"])
@@ -460,7 +462,7 @@ def candidates_from_study(study: Any) -> list[Candidate]:
             state=CandidateState(rec["state"]), error=rec.get("error"),
             extra={k: rec[k] for k in ("session", "n_splits", "refit_estimate_s", "step",
                                        "fidelity", "curve", "finished_at", "inherited",
-                                       "architecture")
+                                       "architecture", "history")
                    if k in rec},
             measures=dict(rec.get("measures") or {}), feasible=not violations,
             violations=dict(violations),
