@@ -12,8 +12,10 @@ epoch's value, and the best model is that epoch's weights (the tuners' rule).
 
 * ``Hyperband(build, max_epochs=27, factor=3, seed=s)``: 49 trials (one Hyperband iteration),
   stopped at rungs 1, 3, 9 epochs by the strategy's pruner.
-* ``RandomSearch(build, max_trials=ceil(3 * C_h / 27), seed=s)`` with ``epochs=27``: each trial
-  trains 27 epochs, so its compute is the first multiple of 27 epochs >= 3 C_h.
+* ``RandomSearch(build, max_trials=ceil(3 * C_h / 27), seed=s + 10000)`` with ``epochs=27``:
+  each trial trains 27 epochs, so its compute is the first multiple of 27 epochs >= 3 C_h. Its
+  seed differs from Hyperband's: both sample at random, and with one seed random search would
+  train exactly Hyperband's configurations.
 
 Compute ``C`` = training epochs actually run, counted exactly by a trainer callback shared by all
 trials (``nas_common.EpochCounter``; checked against the epochs each trial reported). Wall time
@@ -35,6 +37,10 @@ import svgplot
 from nas_common import EpochCounter, declare_space, digits_split, fmean, rnd, torch_threads
 
 GOAL_POINTS = 0.5
+#: Random search draws its own configurations: with the same seed its sampler would propose
+#: exactly Hyperband's (both strategies sample at random), a paired design that hides what
+#: random search gains from exploring more.
+RANDOM_SEED_OFFSET = 10_000
 FULL = {"max_epochs": 27, "factor": 3, "compute_multiple": 3, "batch_size": 32}
 QUICK = {"max_epochs": 9, "factor": 3, "compute_multiple": 3, "batch_size": 32}
 
@@ -80,8 +86,8 @@ def _run_side(side: str, build: Callable[[Any], Any], data: Any, seed: int,
                                max_epochs=settings["max_epochs"], factor=settings["factor"],
                                seed=seed, device="cpu")
     else:
-        tuner = RandomSearch(build, objective="val_accuracy", max_trials=max_trials, seed=seed,
-                             device="cpu")
+        tuner = RandomSearch(build, objective="val_accuracy", max_trials=max_trials,
+                             seed=seed + RANDOM_SEED_OFFSET, device="cpu")
     t0 = time.perf_counter()
     tuner.search(data.X_train, data.y_train, epochs=settings["max_epochs"],
                  batch_size=settings["batch_size"],
@@ -150,7 +156,8 @@ def run_part(args: Any, section: dict[str, Any], log: Callable[[str], None],
         "how": (f"`automl_bridge.tuners`: `Hyperband(max_epochs={settings['max_epochs']}, "
                 f"factor={settings['factor']})` vs `RandomSearch` with "
                 f"`ceil({settings['compute_multiple']} x C_h / {settings['max_epochs']})` "
-                f"trials of {settings['max_epochs']} epochs, one `build(hp)` over "
+                f"trials of {settings['max_epochs']} epochs (seed + {RANDOM_SEED_OFFSET}: its own "
+                "draws), one `build(hp)` over "
                 "`macro_space()` + a log learning rate, objective `val_accuracy`, batch "
                 f"{settings['batch_size']}, AdamW, 1 thread; seeds {args.seeds}."),
     }
