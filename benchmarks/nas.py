@@ -278,6 +278,8 @@ def render_hyperband(doc: Mapping[str, Any]) -> str:
                          _pct(x["best_val_acc"]), _pct(x["test_acc"]), f"`{x['best_arch']}`"])
     m = s["mean"]
     cfg = sec["config"]
+    within = [r.get("random_best_within_hyperband_compute") for r in sec["records"]]
+    within_mean = (sum(within) / len(within)) if within and None not in within else None
     return "\n".join([
         "### Hyperband vs random search with 3x the compute (part 1)\n", machine_line(doc), "",
         f"{cfg['how']} Compute = training epochs actually run. Accuracies in %.\n",
@@ -290,7 +292,9 @@ def render_hyperband(doc: Mapping[str, Any]) -> str:
         f"Gap (random - Hyperband), mean over seeds: validation {_pct(s['gap_val'])} points, "
         f"test {_pct(s['gap_test'])} points; goal (<= 0.5 points on validation): "
         f"{_f(s['goal_met'])}. Random search's compute / Hyperband's: "
-        f"{_f(s['compute_ratio'], 3)}.\n"])
+        f"{_f(s['compute_ratio'], 3)}. Random search's best validation accuracy within "
+        f"Hyperband's compute (its first trials up to C_h epochs), mean: {_pct(within_mean)}."
+        "\n", "Plot: " + ", ".join(f"`{p}`" for p in sec.get("plots", [])) + "\n"])
 
 
 def render_keras(doc: Mapping[str, Any]) -> str:

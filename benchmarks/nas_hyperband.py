@@ -27,6 +27,7 @@ Hyperband's best validation accuracy within 0.5 points of random search's (mean 
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -205,16 +206,40 @@ def run_part(args: Any, section: dict[str, Any], log: Callable[[str], None],
     section["plots"] = plot(section, plot_dir)
 
 
+def _value_at(points: list[tuple[float, float]], x: float) -> float | None:
+    """The step function of ``points`` (cumulative epochs, best so far) at ``x``."""
+    value = None
+    for px, py in points:
+        if px > x:
+            break
+        value = py
+    return value
+
+
 def plot(section: dict[str, Any], plot_dir: Path) -> list[str]:
-    """Best validation accuracy so far against cumulative epochs, every seed and side (one
-    SVG); returns its file name."""
-    series: dict[str, list[tuple[float, float]]] = {}
-    for side, label in (("hyperband", "Hyperband"), ("random", "random")):
-        for r in section["records"]:
-            series[f"{label}, seed {r['seed']}"] = _anytime(r[side]["trial_log"])
+    """Mean over seeds of the best validation accuracy so far against cumulative epochs (from
+    the point where every seed has finished a trial), one line per search; returns the file
+    name."""
+    series: dict[str, list[tuple[float, float | None]]] = {}
+    recs = section["records"]
+    top = max(r[side]["epochs"] for r in recs for side in ("hyperband", "random"))
+    grid = sorted({round(10 ** (k / 40)) for k in range(0, int(40 * math.log10(top)) + 1)}
+                  | {top})
+    for side, label in (("hyperband", "Hyperband"), ("random", "random search")):
+        curves = [_anytime(r[side]["trial_log"]) for r in recs]
+        ends = [r[side]["epochs"] for r in recs]
+        pts: list[tuple[float, float | None]] = []
+        for x in grid:
+            if x > max(ends):
+                break
+            vals = [_value_at(c, x) for c, end in zip(curves, ends, strict=True)]
+            known = [v for v in vals if v is not None]
+            pts.append((float(x), statistics.fmean(known) if len(known) == len(vals) else None))
+        series[label] = pts
     name = "nas_hyperband_anytime.svg"
     svgplot.write_plot(plot_dir / name, series, title="Best validation accuracy vs epochs run "
-                       "(digits, macro space)", x_label="training epochs (cumulative)",
+                       f"(digits, macro space, mean of {len(recs)} seeds)",
+                       x_label="training epochs (cumulative)",
                        y_label="best val_accuracy so far", log_x=True, steps=True,
                        markers=False)
     return [name]
