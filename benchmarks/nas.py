@@ -307,6 +307,7 @@ def render_keras(doc: Mapping[str, Any]) -> str:
                      _f(r.get("trials")), _f(r.get("epochs")), _pct(r.get("best_val_acc")),
                      _pct(r.get("test_acc")), _f(r.get("best_units"))])
     mean_rows = [[side, _f(x.get("wall_s")), _f(x.get("trials")), _f(x.get("epochs")),
+                  _f(x["wall_s"] / x["epochs"], 3) if x.get("epochs") else "-",
                   _pct(x.get("best_val_acc")), _pct(x.get("test_acc"))]
                  for side, x in s["mean"].items()]
     return "\n".join([
@@ -314,7 +315,8 @@ def render_keras(doc: Mapping[str, Any]) -> str:
         f"{sec['config']['how']} Accuracies in %.\n",
         _table(["seed", "side", "status", "wall (s)", "trials", "epochs", "best val acc",
                 "test acc", "best units"], rows), "",
-        _table(["mean", "wall (s)", "trials", "epochs", "best val acc", "test acc"], mean_rows),
+        _table(["mean", "wall (s)", "trials", "epochs", "s per epoch", "best val acc",
+                "test acc"], mean_rows),
         "", f"Versions: {s.get('versions')}\n"])
 
 
