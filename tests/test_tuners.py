@@ -268,3 +268,12 @@ def test_quickstart_example_runs_quick() -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "best number of units" in proc.stdout
     assert "test accuracy" in proc.stdout
+
+
+def test_validation_split_holds_out_the_rows_keras_holds_out() -> None:
+    from automl_bridge.tuners.training import split_validation
+
+    x = np.arange(1437 * 2, dtype=np.float32).reshape(1437, 2)
+    (xt, _), (xv, _) = split_validation(x, np.arange(1437), validation_split=0.2)
+    # Keras: split_at = int(n * (1 - validation_split)) = 1149; the last rows validate
+    assert len(xt) == 1149 and len(xv) == 288 and xv[0, 0] == x[1149, 0]

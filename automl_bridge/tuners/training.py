@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -101,11 +100,10 @@ def split_validation(x: Any, y: Any, *, validation_split: float | None = None,
         raise SpecError(f"The 'validation_split' of search() must be in (0, 1). "
                         f"Got {validation_split!r}.")
     n = _rows(x)
-    n_val = math.floor(n * float(validation_split))
-    if n_val < 1 or n_val >= n:
+    cut = int(n * (1.0 - float(validation_split)))  # Keras' split: the same rows as Keras
+    if cut < 1 or cut >= n:
         raise SpecError(f"validation_split={validation_split} leaves no validation or no "
                         f"training rows out of {n}.")
-    cut = n - n_val
     return (x[:cut], y[:cut]), (x[cut:], y[cut:])
 
 
