@@ -78,6 +78,11 @@ class UnsupportedSpecError(AutoMLBridgeError, ValueError):
     """A backend cannot honour a spec field (and approximation was not allowed)."""
 
 
+class UnsupportedOperationError(AutoMLBridgeError, NotImplementedError):
+    """A backend cannot do this operation as configured (e.g. predictions from a cloud model
+    that would need a deployment the user did not ask for)."""
+
+
 # --- environment ---------------------------------------------------------------------------
 
 
@@ -101,6 +106,45 @@ class RunError(AutoMLBridgeError, RuntimeError):
 
 class AllTrialsFailedError(RunError):
     """Every trial of a run failed; the message shows the first failure."""
+
+
+# --- clouds --------------------------------------------------------------------------------
+
+
+class CloudError(AutoMLBridgeError, RuntimeError):
+    """A cloud service refused or failed a request (the SDK's error is the ``__cause__``)."""
+
+
+class CloudQuotaError(CloudError):
+    """The account's quota or service limit does not allow the request (raise the quota, or
+    ask for smaller instances / fewer parallel jobs)."""
+
+
+class CloudAuthError(CloudError, PermissionError):
+    """Missing, expired or insufficient credentials or permissions."""
+
+
+class CloudNotFoundError(CloudError, LookupError):
+    """A cloud resource (job, bucket, workspace, model) does not exist."""
+
+    def __str__(self) -> str:  # LookupError would otherwise quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class CloudRequestError(CloudError, ValueError):
+    """The service rejected the request as invalid."""
+
+
+class CloudTransientError(CloudError):
+    """Throttling or a server error that persisted after retries; trying later may work."""
+
+
+class RemoteJobFailedError(CloudError):
+    """The remote AutoML job failed; ``reason`` holds the service's failure reason."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class TrainingDivergedError(RunError):
@@ -145,11 +189,18 @@ __all__ = [
     "AutoMLInputError",
     "BackendNotInstalledError",
     "BudgetError",
+    "CloudAuthError",
+    "CloudError",
+    "CloudNotFoundError",
+    "CloudQuotaError",
+    "CloudRequestError",
+    "CloudTransientError",
     "ConfigError",
     "DataError",
     "MetricError",
     "ModelNotFittedError",
     "PredictSchemaError",
+    "RemoteJobFailedError",
     "ResourceLimitError",
     "ResumeError",
     "ResumeMismatchError",
@@ -164,6 +215,7 @@ __all__ = [
     "TaskMismatchError",
     "TrainingDivergedError",
     "UnknownNameError",
+    "UnsupportedOperationError",
     "UnsupportedSpecError",
     "UntrustedModelError",
 ]
