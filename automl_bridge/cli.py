@@ -426,6 +426,45 @@ def cmd_backends(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- cancel and cleanup (clouds) ----------------------------------------------------------
+
+
+def _cloud_backend(args: argparse.Namespace) -> Any:
+    """The configured backend, which must be a cloud backend."""
+    cfg = _load(args)
+    backend = cfg.job().backend
+    if not hasattr(backend, "cleanup"):
+        raise ConfigError(
+            f"'automl-bridge {args.command}' acts on cloud jobs; the backend {cfg.backend!r} "
+            "runs on this machine (stop a local run with Ctrl-C). Pick a cloud backend with "
+            "--backend sagemaker|vertex|azure.")
+    return backend
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    """``automl-bridge cancel``: ask the service to stop one job."""
+    from automl_bridge.backends.cloud.adapter import RemoteJob
+
+    backend = _cloud_backend(args)
+    state = backend.adapter.cancel(RemoteJob(backend.name, args.job))
+    _out(f"Asked {backend.name} to stop {args.job}: it is now {state.raw}.")
+    return 0
+
+
+def cmd_cleanup(args: argparse.Namespace) -> int:
+    """``automl-bridge cleanup``: find the jobs this SDK started that still run, stop them."""
+    backend = _cloud_backend(args)
+    jobs = backend.cleanup(dry_run=args.dry_run)
+    verb = "would stop" if args.dry_run else "stopped"
+    if not jobs:
+        _out(f"No running {backend.name} job started by automl-bridge.")
+        return 0
+    for job in jobs:
+        _out(f"{verb}: {job.job_id}" + (f" (run {job.run_id})" if job.run_id else ""))
+    _out(f"{len(jobs)} job(s) {verb}.")
+    return 0
+
+
 # --- parser and entry point ----------------------------------------------------------------
 
 
@@ -472,6 +511,21 @@ def build_parser() -> argparse.ArgumentParser:
                                      "without training anything.")
     _config_args(val)
     val.set_defaults(func=cmd_validate)
+
+    cancel = sub.add_parser("cancel", parents=[common], help="stop one cloud job",
+                            description="Ask the configured cloud backend to stop a job.")
+    _config_args(cancel)
+    cancel.add_argument("--job", required=True, metavar="JOB_ID",
+                        help="the job's name or resource name (RunResult.extra['job_id'])")
+    cancel.set_defaults(func=cmd_cancel)
+
+    clean = sub.add_parser("cleanup", parents=[common],
+                           help="stop cloud jobs this SDK started and left running",
+                           description="Find the configured cloud's jobs tagged as started by "
+                                       "automl-bridge that still run, and stop them.")
+    _config_args(clean)
+    clean.add_argument("--dry-run", action="store_true", help="list them, stop nothing")
+    clean.set_defaults(func=cmd_cleanup)
 
     bk = sub.add_parser("backends", parents=[common], help="list backends and their extras",
                         description="List the registered backends; imports none of them.")

@@ -205,3 +205,35 @@ def test_redaction_removes_secrets(secret) -> None:
     for text in texts:
         out = redact(text, secrets=[secret])
         assert secret not in out
+
+
+# --- the CLI ----------------------------------------------------------------------------------
+
+
+def test_cli_cleanup_and_cancel(frame, tmp_path, monkeypatch, capsys) -> None:
+    from automl_bridge import cli
+
+    adapter = ScriptedAdapter(script=("running",))
+    backend = _backend(adapter, tmp_path)
+    for rid in ("a", "b"):
+        backend.run_id = rid
+        backend.submit(SPEC, frame)
+    monkeypatch.setattr(cli, "_cloud_backend", lambda args: backend)
+    config = str(tmp_path / "job.yaml")
+    assert cli.main(["cleanup", config, "--dry-run"]) == 0
+    assert "2 job(s) would stop" in capsys.readouterr().out and adapter.stop_requests == []
+    assert cli.main(["cancel", config, "--job", adapter.created[0]]) == 0
+    assert "it is now Stopping" in capsys.readouterr().out
+    assert cli.main(["cleanup", config]) == 0
+    out = capsys.readouterr().out
+    assert "2 job(s) stopped" in out and sorted(set(adapter.stop_requests)) == \
+        sorted(adapter.created)
+
+
+def test_cli_refuses_cleanup_on_the_local_backend(tmp_path, capsys) -> None:
+    from automl_bridge import cli
+
+    config = tmp_path / "job.yaml"
+    config.write_text("job: {target: y, task: classification}\nbackend: local\n")
+    assert cli.main(["cleanup", str(config)]) != 0
+    assert "acts on cloud jobs" in capsys.readouterr().err
