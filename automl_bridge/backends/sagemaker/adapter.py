@@ -305,8 +305,9 @@ class SageMakerAdapter:
             warnings.append(f"SageMaker reported no {metric!r} for {len(unscored)} of "
                             f"{len(done)} completed candidates; their score is NaN.")
         for part in desc.get("PartialFailureReasons") or []:
-            warnings.append("SageMaker partial failure: "
-                            + redact(part.get("PartialFailureMessage", "")))
+            if part.get("PartialFailureMessage"):
+                warnings.append("SageMaker partial failure: "
+                                + redact(part["PartialFailureMessage"]))
         extra = sm_results.job_extra(desc)
         return RemoteResult(
             candidates=candidates,

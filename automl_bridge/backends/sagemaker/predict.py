@@ -32,6 +32,7 @@ from automl_bridge.backends.sagemaker import validate
 from automl_bridge.exceptions import (
     CloudError,
     CloudNotFoundError,
+    CloudRequestError,
     PredictSchemaError,
     RemoteJobFailedError,
     RunError,
@@ -118,7 +119,7 @@ def _create_model(adapter: SageMakerAdapter, job: RemoteJob, model: str,
         env = dict(containers[-1].get("Environment") or {})
         env["SAGEMAKER_INFERENCE_OUTPUT"] = "predicted_label"
         containers[-1]["Environment"] = env
-    with contextlib.suppress(CloudNotFoundError):
+    with contextlib.suppress(CloudNotFoundError, CloudRequestError):  # "could not find model"
         adapter._call("delete_model", ModelName=model)  # a leftover of an interrupted call
     adapter._call("create_model", ModelName=model, ExecutionRoleArn=adapter._require_role(),
                   Containers=containers,
@@ -135,7 +136,7 @@ def _run_transform(adapter: SageMakerAdapter, job: RemoteJob, name: str, model: 
                    prefix: str) -> None:
     try:
         state = adapter._call("describe_transform_job", TransformJobName=name)
-    except CloudNotFoundError:
+    except (CloudNotFoundError, CloudRequestError):  # not there yet ("could not find")
         adapter._call(
             "create_transform_job", TransformJobName=name, ModelName=model,
             TransformInput={"DataSource": {"S3DataSource": {

@@ -149,7 +149,8 @@ def job_extra(describe: dict[str, Any]) -> dict[str, Any]:
     if artifacts:
         extra["notebooks"] = {k: v for k, v in artifacts.items() if isinstance(v, str)}
     partial = [redact(p.get("PartialFailureMessage", ""))
-               for p in describe.get("PartialFailureReasons") or []]
+               for p in describe.get("PartialFailureReasons") or []
+               if p.get("PartialFailureMessage")]
     if partial:
         extra["partial_failures"] = partial
     if describe.get("ModelDeployResult"):

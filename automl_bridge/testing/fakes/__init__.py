@@ -1,0 +1,1 @@
+"""Fake cloud SDK clients for offline tests of the cloud backends."""
