@@ -359,7 +359,7 @@ def _err(code: str, message: str) -> dict[str, Any]:
 
 
 def _body(request: Any) -> bytes:
-    data = getattr(request, "content", None)
+    data: Any = getattr(request, "content", None)
     if data is None:
         data = getattr(request, "data", None) or getattr(request, "body", None)
     if hasattr(data, "read"):
