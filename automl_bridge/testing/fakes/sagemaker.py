@@ -127,12 +127,16 @@ class FakeSageMaker:
         best_candidate: whether ``BestCandidate`` is in the describe response.
         page_size: candidates / jobs per page (pagination is exercised).
         predictions: one output line for each transform input line.
+        interrupt_after: an operation whose first call takes effect and then raises
+            KeyboardInterrupt (the response is lost), e.g. ``"create_auto_ml_job_v2"``.
     """
 
     def __init__(self, shared: _Shared, *, outcome: str = "completed", n_candidates: int = 3,
                  best_candidate: bool = True, page_size: int = 2,
-                 predictions: Callable[[str], str] = lambda line: "1") -> None:
+                 predictions: Callable[[str], str] = lambda line: "1",
+                 interrupt_after: str | None = None) -> None:
         self._shared = shared
+        self.interrupt_after = interrupt_after
         self.outcome = outcome
         self.n_candidates = n_candidates
         self.best_candidate = best_candidate
@@ -164,6 +168,11 @@ class FakeSageMaker:
         if queue:
             raise queue.pop(0)
 
+    def _lose_response(self, operation: str) -> None:
+        if self.interrupt_after == operation:
+            self.interrupt_after = None
+            raise KeyboardInterrupt(f"fake interrupt after {operation} took effect")
+
     def _get(self, name: str, operation: str) -> dict[str, Any]:
         if name not in self.jobs:
             raise client_error(operation, "ResourceNotFound", f"Job {name} does not exist.")
@@ -182,6 +191,7 @@ class FakeSageMaker:
                            "lifecycle": list(LIFECYCLES[self.outcome])}
         self.requests[name] = request
         self.created.append(name)
+        self._lose_response("create_auto_ml_job_v2")
         return {"AutoMLJobArn": arn}
 
     def _state(self, job: dict[str, Any]) -> tuple[str, str]:
@@ -221,6 +231,7 @@ class FakeSageMaker:
         if status in ("InProgress", "Stopping"):
             job["lifecycle"] = [("Stopping", "Stopping"), ("Stopped", "Stopped")]
             job["step"] = 0
+        self._lose_response("stop_auto_ml_job")
         return {}
 
     def list_auto_ml_jobs(self, *, NameContains: str = "", StatusEquals: str = "",
