@@ -176,7 +176,7 @@ def build_job(plan: dict[str, Any]) -> Any:
     """The ``azure-ai-ml`` AutoML job entity for a plan from :func:`translate.plan_job`."""
     _require()
     from azure.ai.ml import Input, automl
-    from azure.ai.ml.entities import ResourceConfiguration
+    from azure.ai.ml.entities import JobResourceConfiguration
 
     factory = automl.classification if plan["task"] == "classification" else automl.regression
     kwargs: dict[str, Any] = {
@@ -199,7 +199,10 @@ def build_job(plan: dict[str, Any]) -> Any:
     if plan.get("training"):
         job.set_training(**plan["training"])
     if plan.get("resources"):
-        job.resources = ResourceConfiguration(**plan["resources"])
+        # The REST model, not the entity: azure-ai-ml 1.35 puts job.resources into the body
+        # as is, and an entity there goes out in snake_case (instance_type), which the
+        # service does not read.
+        job.resources = JobResourceConfiguration(**plan["resources"])._to_rest_object()
     return job
 
 
