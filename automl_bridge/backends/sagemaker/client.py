@@ -87,7 +87,7 @@ def make_clients(*, region: str | None, profile: str | None,
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError
 
-    config = Config(retries={"mode": "standard", "max_attempts": max_attempts},
+    config = Config(retries={"mode": "standard", "total_max_attempts": max_attempts},
                     user_agent_extra="automl-bridge")
     try:
         session = boto3.Session(profile_name=profile, region_name=region)
