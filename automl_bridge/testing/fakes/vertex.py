@@ -52,6 +52,7 @@ class FakeVertex:
         train_cost_milli_node_hours: reported in ``trainingTaskMetadata`` (``None``: omitted).
         interrupt_at: the k-th HTTP call (1-based) raises KeyboardInterrupt.
         interrupt_after: raise it after the fake acted on that call (the response is lost).
+        cancel_polls: GETs that still show CANCELLING after a cancel request.
     """
 
     def __init__(self, *, project: str = "test-project", location: str = "us-central1",
@@ -59,11 +60,14 @@ class FakeVertex:
                  failure: tuple[int, str] = (3, "Training failed: bad input column"),
                  metrics: dict[str, Any] | None = None,
                  train_cost_milli_node_hours: int | None = 870,
-                 interrupt_at: int | None = None, interrupt_after: bool = False) -> None:
+                 interrupt_at: int | None = None, interrupt_after: bool = False,
+                 cancel_polls: int = 1) -> None:
         self.project, self.location = project, location
         self.script, self.failure, self.metrics = tuple(script), failure, metrics
         self.train_cost = train_cost_milli_node_hours
         self.interrupt_at, self.interrupt_after = interrupt_at, interrupt_after
+        self.cancel_polls = cancel_polls
+        self._cancelling: dict[str, int] = {}
         self.blobs: dict[tuple[str, str], bytes] = {}
         self.datasets: dict[str, dict[str, Any]] = {}
         self.pipelines: dict[str, dict[str, Any]] = {}
@@ -245,12 +249,16 @@ class FakeVertex:
                 return _error(400, f"Cannot cancel TrainingPipeline {name} in state "
                                    f"{p['state']}", "FAILED_PRECONDITION")
             p["state"] = "PIPELINE_STATE_CANCELLING"
+            self._cancelling[name] = self.cancel_polls
             return _ok({})
         if name not in self.pipelines:
             return _error(404, f"TrainingPipeline {name} not found")
         p = self.pipelines[name]
         if method == "GET":
             before = p["state"]
+            if before == "PIPELINE_STATE_CANCELLING" and self._cancelling.get(name, 0) > 0:
+                self._cancelling[name] -= 1
+                return _ok(p)
             p["state"] = self.next_state(before, self._steps[name])
             self._steps[name] += 1
             if p["state"] != before:
