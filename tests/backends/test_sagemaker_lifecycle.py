@@ -25,7 +25,8 @@ from automl_bridge.exceptions import (
 )
 from automl_bridge.results import CandidateState, RunStatus
 from automl_bridge.spec import JobSpec
-from automl_bridge.testing.fakes.sagemaker import make_fake_clients
+from automl_bridge.testing.backends import CONTRACT, BackendCase
+from automl_bridge.testing.fakes.sagemaker import fake_backend, make_fake_clients
 
 pytest.importorskip("botocore")
 
@@ -298,3 +299,16 @@ def test_adapter_against_moto(tmp_path: Path) -> None:
         assert adapter.cancel(job).status is RunStatus.CANCELLED
         assert adapter.list_ours() == []
         assert [j.job_id for j in adapter.list_ours(active_only=False)] == [job.job_id]
+
+
+# --- the shipped backend contract ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("check", CONTRACT, ids=lambda c: c.__name__)
+def test_contract(check: Any, frame: pd.DataFrame, tmp_path: Path) -> None:
+    case = BackendCase(
+        "sagemaker", make=lambda outcome, strict: fake_backend(outcome, strict,
+                                                               work_dir=str(tmp_path)),
+        unsupported={"search": "tpe"}, reason="one value only",
+        created=lambda b: len(b.adapter.sm.created))
+    check(case, frame, SPEC)

@@ -371,3 +371,25 @@ def make_fake_clients(*, interrupt_at: int | None = None, **options: Any
     """
     shared = _Shared(interrupt_at=interrupt_at)
     return FakeSageMaker(shared, **options), FakeS3(shared)
+
+
+def fake_backend(outcome: str = "completed", strict: bool = True, **options: Any) -> Any:
+    """A :class:`~automl_bridge.backends.sagemaker.SageMakerBackend` over fresh fakes whose
+    jobs end as ``outcome`` (the backend contract's ``make(outcome, strict)``); the fakes are
+    ``backend.adapter.sm`` / ``backend.adapter.s3``. Polling does not sleep.
+
+    Args:
+        outcome: see :data:`LIFECYCLES`.
+        strict: the backend's ``strict`` option.
+        **options: more backend options, and ``interrupt_at`` / fake options.
+    """
+    from automl_bridge.backends.sagemaker import SageMakerBackend
+
+    fake_keys = {"interrupt_at", "n_candidates", "best_candidate", "page_size", "predictions",
+                 "interrupt_after"}
+    sm, s3 = make_fake_clients(outcome=outcome,
+                               **{k: v for k, v in options.items() if k in fake_keys})
+    rest = {k: v for k, v in options.items() if k not in fake_keys}
+    rest.setdefault("sleep", lambda s: None)
+    return SageMakerBackend(role_arn=ROLE, s3_output="s3://bkt/automl/", client=sm,
+                            s3_client=s3, strict=strict, **rest)
