@@ -124,6 +124,21 @@ class FakeAzureML:
         """A credential for ``MLClient(credential=...)``."""
         return FakeCredential()
 
+    def backend(self, **options: Any) -> Any:
+        """An :class:`~automl_bridge.backends.azure.AzureBackend` wired to this fake: its
+        transport and credential, no retry backoff, the fake's child metrics, polling without
+        sleeping, and a compute cluster unless serverless options are given."""
+        from automl_bridge.backends.azure import AzureBackend
+
+        base: dict[str, Any] = {
+            "subscription_id": self.subscription_id, "resource_group": self.resource_group,
+            "workspace": self.workspace, "credential": self.credential(), "transport": self,
+            "retry_backoff_factor": 0, "metrics_reader": self.metrics_reader,
+            "sleep": lambda s: None}
+        if not {"compute", "instance_type", "instance_count"} & set(options):
+            base["compute"] = "cpu-cluster"
+        return AzureBackend(**{**base, **options})
+
     def fail(self, status: int, **kwargs: Any) -> Fault:
         """Fail matching requests (``times``, ``method``, ``contains``, ``retry_after``,
         ``code``, ``message``) with ``status``."""
