@@ -312,3 +312,22 @@ def test_contract(check: Any, frame: pd.DataFrame, tmp_path: Path) -> None:
         unsupported={"search": "tpe"}, reason="one value only",
         created=lambda b: len(b.adapter.sm.created))
     check(case, frame, SPEC)
+
+
+def test_example_config_runs_on_the_fakes(tmp_path: Path) -> None:
+    from automl_bridge.config import load_config
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "sagemaker.yaml"
+    cfg = load_config(example, environ={"AUTOML_ROLE_ARN": ROLE,
+                                        "AUTOML_S3_OUTPUT": "s3://bkt/automl/"})
+    sm, s3 = make_fake_clients(outcome="completed")
+    be = SageMakerBackend(**cfg.backend_options, client=sm, s3_client=s3,
+                          work_dir=str(tmp_path), sleep=lambda s: None)
+    result = be.run(cfg.spec, str(cfg.train))
+    assert result.status is RunStatus.COMPLETED and result.warnings == []
+    request = sm.requests[sm.created[0]]
+    tabular = request["AutoMLProblemTypeConfig"]["TabularJobConfig"]
+    assert tabular["ProblemType"] == "MulticlassClassification"
+    assert tabular["TargetAttributeName"] == "species"
+    assert request["AutoMLJobObjective"] == {"MetricName": "Accuracy"}
+    assert request["DataSplitConfig"] == {"ValidationFraction": 0.2}
