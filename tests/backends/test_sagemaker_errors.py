@@ -230,7 +230,7 @@ def test_unknown_profile_is_a_config_error() -> None:
 
 def test_s3_upload_denied_is_auth(tmp_path: Path) -> None:
     a = adapter()
-    head = Wire([(404, "")], xml=True)
+    head = Wire([(403, "")], xml=True)  # no s3:ListBucket: HeadObject says 403
     put = Wire([(403, "<Error><Code>AccessDenied</Code><Message>Access Denied</Message>"
                       "</Error>")], xml=True)
     a.s3.meta.events.register("before-send.s3.HeadObject", head)

@@ -34,7 +34,13 @@ from automl_bridge.backends.sagemaker import client as sm_client
 from automl_bridge.backends.sagemaker import cost as sm_cost
 from automl_bridge.backends.sagemaker import results as sm_results
 from automl_bridge.backends.sagemaker import translate, validate
-from automl_bridge.exceptions import CloudError, CloudNotFoundError, CloudRequestError, ConfigError
+from automl_bridge.exceptions import (
+    CloudAuthError,
+    CloudError,
+    CloudNotFoundError,
+    CloudRequestError,
+    ConfigError,
+)
 from automl_bridge.metrics import get_metric
 from automl_bridge.results import CandidateState
 
@@ -194,7 +200,7 @@ class SageMakerAdapter:
             if (head.get("Metadata") or {}).get("automl-bridge-sha256") == table.sha256 \
                     and table.sha256:
                 return StagedData(uri=train, info={**info, "uploaded": False})
-        except CloudNotFoundError:
+        except (CloudNotFoundError, CloudAuthError):  # 403 without s3:ListBucket: upload
             pass
         sm_client.call(self.s3, "upload_file", Filename=table.path, Bucket=bucket, Key=key,
                        ExtraArgs={"ContentType": "text/csv", "Metadata": {
