@@ -80,7 +80,7 @@ def map_error(exc: BaseException, op: str, *, secrets: tuple[str, ...] = ()) -> 
 
     text = redact(getattr(exc, "message", None) or exc, secrets=secrets)
     where = f"Vertex AI could not {op}"
-    if isinstance(exc, gx.Unauthenticated | gx.PermissionDenied):
+    if isinstance(exc, gx.Unauthorized | gx.Forbidden):  # gRPC: Unauthenticated, PermissionDenied
         return CloudAuthError(
             f"{where}: {text}. Check the credentials (GOOGLE_APPLICATION_CREDENTIALS, "
             "`gcloud auth application-default login`, or credentials=) and that the account "
@@ -219,19 +219,18 @@ class VertexClient:
 
     def list_datasets(self, flt: str) -> list[dict[str, Any]]:
         """Datasets matching a list filter."""
-        client = self._client("dataset")
-        return self.call("list datasets", lambda: [to_dict(d) for d in client.list_datasets(
+        return self.call("list datasets", lambda: [to_dict(d) for d in self._client(
+            "dataset").list_datasets(
             request={"parent": self.parent, "filter": flt}, timeout=self.timeout_s)])
 
     def create_dataset(self, body: dict[str, Any]) -> dict[str, Any]:
         """Create a managed dataset and wait for it (one attempt; the caller retries)."""
         from google.cloud.aiplatform_v1.types import Dataset
 
-        client = self._client("dataset")
         dataset = Dataset.from_json(json.dumps(body))
 
         def go() -> dict[str, Any]:
-            op = client.create_dataset(parent=self.parent, dataset=dataset,
+            op = self._client("dataset").create_dataset(parent=self.parent, dataset=dataset,
                                        timeout=self.timeout_s)
             return to_dict(op.result(timeout=max(self.timeout_s, 600.0)))
 
@@ -241,9 +240,8 @@ class VertexClient:
 
     def list_pipelines(self, flt: str) -> list[dict[str, Any]]:
         """Training pipelines matching a list filter."""
-        client = self._client("pipeline")
         return self.call("list training pipelines", lambda: [
-            to_dict(p) for p in client.list_training_pipelines(
+            to_dict(p) for p in self._client("pipeline").list_training_pipelines(
                 request={"parent": self.parent, "filter": flt}, timeout=self.timeout_s)])
 
     def create_pipeline(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -251,30 +249,27 @@ class VertexClient:
         from google.cloud.aiplatform_v1.types import TrainingPipeline
 
         pipeline = TrainingPipeline.from_json(json.dumps(body))
-        client = self._client("pipeline")
         return self.call("create the training pipeline", lambda: to_dict(
-            client.create_training_pipeline(parent=self.parent, training_pipeline=pipeline,
-                                            timeout=self.timeout_s)), retry=False)
+            self._client("pipeline").create_training_pipeline(
+                parent=self.parent, training_pipeline=pipeline, timeout=self.timeout_s)),
+            retry=False)
 
     def get_pipeline(self, name: str) -> dict[str, Any]:
         """One training pipeline."""
-        client = self._client("pipeline")
         return self.call(f"get the training pipeline {name}", lambda: to_dict(
-            client.get_training_pipeline(name=name, timeout=self.timeout_s)))
+            self._client("pipeline").get_training_pipeline(name=name, timeout=self.timeout_s)))
 
     def cancel_pipeline(self, name: str) -> None:
         """Ask Vertex to cancel a training pipeline."""
-        client = self._client("pipeline")
-        self.call(f"cancel the training pipeline {name}", lambda: client.cancel_training_pipeline(
-            name=name, timeout=self.timeout_s))
+        self.call(f"cancel the training pipeline {name}", lambda: self._client(
+            "pipeline").cancel_training_pipeline(name=name, timeout=self.timeout_s))
 
     # --- models --------------------------------------------------------------------------------
 
     def list_evaluations(self, model: str) -> list[dict[str, Any]]:
         """The model's evaluations (metrics on the test split)."""
-        client = self._client("model")
         return self.call(f"list the evaluations of {model}", lambda: [
-            to_dict(e) for e in client.list_model_evaluations(
+            to_dict(e) for e in self._client("model").list_model_evaluations(
                 request={"parent": model}, timeout=self.timeout_s)])
 
     # --- batch prediction ----------------------------------------------------------------------
@@ -284,28 +279,26 @@ class VertexClient:
         from google.cloud.aiplatform_v1.types import BatchPredictionJob
 
         job = BatchPredictionJob.from_json(json.dumps(body))
-        client = self._client("job")
         return self.call("create the batch prediction job", lambda: to_dict(
-            client.create_batch_prediction_job(parent=self.parent, batch_prediction_job=job,
-                                               timeout=self.timeout_s)), retry=False)
+            self._client("job").create_batch_prediction_job(
+                parent=self.parent, batch_prediction_job=job, timeout=self.timeout_s)),
+            retry=False)
 
     def get_batch_prediction(self, name: str) -> dict[str, Any]:
         """One batch prediction job."""
-        client = self._client("job")
         return self.call(f"get the batch prediction job {name}", lambda: to_dict(
-            client.get_batch_prediction_job(name=name, timeout=self.timeout_s)))
+            self._client("job").get_batch_prediction_job(name=name, timeout=self.timeout_s)))
 
     def cancel_batch_prediction(self, name: str) -> None:
         """Ask Vertex to cancel a batch prediction job."""
-        client = self._client("job")
         self.call(f"cancel the batch prediction job {name}",
-                  lambda: client.cancel_batch_prediction_job(name=name, timeout=self.timeout_s))
+                  lambda: self._client("job").cancel_batch_prediction_job(
+                      name=name, timeout=self.timeout_s))
 
     def list_batch_predictions(self, flt: str) -> list[dict[str, Any]]:
         """Batch prediction jobs matching a list filter."""
-        client = self._client("job")
         return self.call("list batch prediction jobs", lambda: [
-            to_dict(j) for j in client.list_batch_prediction_jobs(
+            to_dict(j) for j in self._client("job").list_batch_prediction_jobs(
                 request={"parent": self.parent, "filter": flt}, timeout=self.timeout_s)])
 
 

@@ -96,10 +96,12 @@ class FakeVertex:
                 "credentials": AnonymousCredentials(), "api_transport": "rest",
                 "retry_sleep": lambda s: None}
 
-    def fail(self, method: str, path: str, status: int, message: str = "",
-             times: int = 1) -> None:
-        """The next ``times`` calls of ``method`` whose URL contains ``path`` get ``status``."""
-        self._faults.append([method.upper(), path, status, message or f"fake {status}", times])
+    def fail(self, method: str, path: str, status: int, message: str = "", times: int = 1,
+             after: bool = False) -> None:
+        """The next ``times`` calls of ``method`` whose URL contains ``path`` get ``status``
+        (``after=True``: the fake acts on the request first, as when a response is lost)."""
+        self._faults.append([method.upper(), path, status, message or f"fake {status}", times,
+                             after])
 
     @contextlib.contextmanager
     def serve(self) -> Iterator[Any]:
@@ -126,9 +128,9 @@ class FakeVertex:
         for fault in self._faults:
             if fault[4] > 0 and fault[0] == request.method and fault[1] in request.url:
                 fault[4] -= 1
-                return fault[2], {"Content-Type": "application/json"}, json.dumps(
-                    {"error": {"code": fault[2], "message": fault[3],
-                               "status": _STATUS.get(fault[2], "UNKNOWN")}})
+                if fault[5]:
+                    self._route(request, url)
+                return _error(fault[2], fault[3])
         out = self._route(request, url)
         if self.interrupt_at == k:
             raise KeyboardInterrupt(f"fake interrupt after HTTP call {k}")
@@ -368,4 +370,5 @@ def _ok(payload: Any) -> tuple[int, dict[str, str], str]:
 def _error(code: int, message: str, status: str | None = None
            ) -> tuple[int, dict[str, str], str]:
     return code, {"Content-Type": "application/json"}, json.dumps(
-        {"error": {"code": code, "message": message, "status": status or _STATUS.get(code)}})
+        {"error": {"code": code, "message": message,
+                   "status": status or _STATUS.get(code, "UNKNOWN")}})
