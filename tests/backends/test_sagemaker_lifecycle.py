@@ -91,6 +91,7 @@ def test_resubmit_attaches_to_the_same_job(tmp_path: Path, frame: pd.DataFrame) 
     assert len(sm.created) == 1
     assert second.info["job"]["job_id"] == first.info["job"]["job_id"]
     assert second.info["job"]["info"]["attached"] is True
+    assert second.info["job"]["info"]["features"] == ["x1", "x2", "cat"]  # predict needs them
     assert sum(c == "s3.upload_file" for c in sm.calls) == 1  # same data, not re-uploaded
 
 

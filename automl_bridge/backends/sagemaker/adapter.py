@@ -211,7 +211,7 @@ class SageMakerAdapter:
     def submit(self, spec: JobSpec, table: TrainingTable, staged: StagedData,
                identity: JobIdentity) -> RemoteJob:
         """Create the job, or attach to the one with this name (describe first)."""
-        existing = self.find(identity)
+        existing = self._find(identity, table)
         if existing is not None:
             return existing
         name = self.job_name(identity)
@@ -228,7 +228,7 @@ class SageMakerAdapter:
         except CloudRequestError as exc:
             if sm_client.error_code(exc.__cause__ or exc) != "ResourceInUse":
                 raise
-            found = self.find(identity)  # created by an earlier, interrupted submit
+            found = self._find(identity, table)  # created by an earlier, interrupted submit
             if found is None:
                 raise
             return found
@@ -236,6 +236,9 @@ class SageMakerAdapter:
 
     def find(self, identity: JobIdentity) -> RemoteJob | None:
         """The job named for ``identity``; CloudRequestError if that name is another run's."""
+        return self._find(identity, None)
+
+    def _find(self, identity: JobIdentity, table: TrainingTable | None) -> RemoteJob | None:
         name = self.job_name(identity)
         try:
             desc = self._call("describe_auto_ml_job_v2", AutoMLJobName=name)
@@ -247,7 +250,7 @@ class SageMakerAdapter:
             raise CloudRequestError(
                 f"A SageMaker AutoML job named {name!r} exists but was not created by run "
                 f"{identity.run_id!r} (its tags: {tags}). Use another run_id.")
-        return self._job(identity.run_id, name, arn, None, attached=True)
+        return self._job(identity.run_id, name, arn, table, attached=True)
 
     def _job(self, run_id: str, name: str, arn: str, table: TrainingTable | None, *,
              attached: bool) -> RemoteJob:
