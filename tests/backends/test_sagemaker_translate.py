@@ -374,3 +374,20 @@ def test_cost_estimate_states_its_basis() -> None:
     assert est["price_table_date"] == PRICE_TABLE_DATE
     assert "us-east-1" in est["note"] and "ml.x9.huge" in est["note"]
     assert est["unpriced_instance_types"] == ["ml.x9.huge"]
+
+
+def test_usage_of_each_job_kind() -> None:
+    from automl_bridge.backends.sagemaker.cost import usage
+
+    assert usage("AWS::SageMaker::TrainingJob", {
+        "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 2},
+        "TrainingTimeInSeconds": 100}) == {"kind": "training", "instance_type": "ml.m5.xlarge",
+                                           "count": 2, "seconds": 100}
+    got = usage("AWS::SageMaker::ProcessingJob", {
+        "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.m5.2xlarge",
+                                                  "InstanceCount": 1}},
+        "ProcessingStartTime": T0, "ProcessingEndTime": T0 + dt.timedelta(minutes=2)})
+    assert (got["kind"], got["seconds"]) == ("processing", 120.0)
+    got = usage("AWS::SageMaker::TransformJob", {"TransformResources": {
+        "InstanceType": "ml.m5.large", "InstanceCount": 1}})
+    assert (got["kind"], got["seconds"]) == ("transform", 0)

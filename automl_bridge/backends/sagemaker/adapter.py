@@ -52,11 +52,6 @@ if TYPE_CHECKING:
 #: At most this many training/processing/transform jobs are described for the cost estimate.
 MAX_COST_DESCRIBES = 300
 _TAG_VALUE = re.compile(r"[^\w\s.:/=+\-@]")
-_DESCRIBE_STEP = {
-    "AWS::SageMaker::TrainingJob": ("describe_training_job", "TrainingJobName"),
-    "AWS::SageMaker::ProcessingJob": ("describe_processing_job", "ProcessingJobName"),
-    "AWS::SageMaker::TransformJob": ("describe_transform_job", "TransformJobName"),
-}
 
 
 class SageMakerAdapter:
@@ -350,13 +345,13 @@ class SageMakerAdapter:
         for raw in raws:
             for step in raw.get("CandidateSteps") or []:
                 kind, name = step.get("CandidateStepType"), step.get("CandidateStepName")
-                if kind in _DESCRIBE_STEP and name:
+                if kind in sm_cost.DESCRIBE_STEP and name:
                     steps.setdefault(str(name), str(kind))
         jobs: list[dict[str, Any]] = []
         try:
             for name, kind in list(steps.items())[:MAX_COST_DESCRIBES]:
-                operation, key = _DESCRIBE_STEP[kind]
-                jobs.append(_usage(kind, self._call(operation, **{key: name})))
+                operation, key = sm_cost.DESCRIBE_STEP[kind]
+                jobs.append(sm_cost.usage(kind, self._call(operation, **{key: name})))
         except CloudError as exc:
             warnings.append(f"No cost estimate: describing the candidates' jobs failed "
                             f"({type(exc).__name__}: {redact(exc)[:300]}).")
@@ -396,23 +391,3 @@ class SageMakerAdapter:
         from automl_bridge.backends.sagemaker.predict import batch_predict
 
         return batch_predict(self, job, data)
-
-
-def _usage(kind: str, desc: dict[str, Any]) -> dict[str, Any]:
-    """Instance type, count and billed seconds of a described training/processing/transform
-    job."""
-    if kind.endswith("TrainingJob"):
-        res = desc.get("ResourceConfig") or {}
-        seconds = desc.get("BillableTimeInSeconds") or desc.get("TrainingTimeInSeconds") or 0
-        return {"kind": "training", "instance_type": res.get("InstanceType"),
-                "count": res.get("InstanceCount") or 1, "seconds": seconds}
-    if kind.endswith("ProcessingJob"):
-        res = (desc.get("ProcessingResources") or {}).get("ClusterConfig") or {}
-        start, end = desc.get("ProcessingStartTime"), desc.get("ProcessingEndTime")
-    else:
-        res = desc.get("TransformResources") or {}
-        start, end = desc.get("TransformStartTime"), desc.get("TransformEndTime")
-    seconds = (end - start).total_seconds() if start is not None and end is not None else 0
-    return {"kind": "processing" if kind.endswith("ProcessingJob") else "transform",
-            "instance_type": res.get("InstanceType"), "count": res.get("InstanceCount") or 1,
-            "seconds": seconds}

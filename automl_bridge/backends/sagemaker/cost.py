@@ -17,6 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 PRICE_TABLE_DATE = "2026-11-27"
+#: Candidate step type -> the describe call (and its name argument) that gives its usage.
+DESCRIBE_STEP = {
+    "AWS::SageMaker::TrainingJob": ("describe_training_job", "TrainingJobName"),
+    "AWS::SageMaker::ProcessingJob": ("describe_processing_job", "ProcessingJobName"),
+    "AWS::SageMaker::TransformJob": ("describe_transform_job", "TransformJobName"),
+}
 #: USD per instance-hour, on-demand, us-east-1 (training and processing list prices).
 USD_PER_HOUR: dict[str, float] = {
     "ml.t3.medium": 0.05,
@@ -62,3 +68,23 @@ def estimate(jobs: list[dict[str, Any]]) -> dict[str, Any]:
         out["note"] = NOTE + " Instance types missing from the table count as 0: " \
             + ", ".join(sorted(unpriced)) + "."
     return out
+
+
+def usage(kind: str, desc: dict[str, Any]) -> dict[str, Any]:
+    """Instance type, count and billed seconds of a described training/processing/transform
+    job."""
+    if kind.endswith("TrainingJob"):
+        res = desc.get("ResourceConfig") or {}
+        seconds = desc.get("BillableTimeInSeconds") or desc.get("TrainingTimeInSeconds") or 0
+        return {"kind": "training", "instance_type": res.get("InstanceType"),
+                "count": res.get("InstanceCount") or 1, "seconds": seconds}
+    if kind.endswith("ProcessingJob"):
+        res = (desc.get("ProcessingResources") or {}).get("ClusterConfig") or {}
+        start, end = desc.get("ProcessingStartTime"), desc.get("ProcessingEndTime")
+    else:
+        res = desc.get("TransformResources") or {}
+        start, end = desc.get("TransformStartTime"), desc.get("TransformEndTime")
+    seconds = (end - start).total_seconds() if start is not None and end is not None else 0
+    return {"kind": "processing" if kind.endswith("ProcessingJob") else "transform",
+            "instance_type": res.get("InstanceType"), "count": res.get("InstanceCount") or 1,
+            "seconds": seconds}
