@@ -293,6 +293,8 @@ def test_list_ours_and_cleanup(data: pd.DataFrame) -> None:
     assert fake.cancelled == ["ab-old-running"]
     everything = backend.adapter.list_ours(active_only=False)
     assert {j.job_id for j in everything} == {"ab-old-done", "ab-old-running"}
+    lists = [u for m, u in fake.calls if m == "GET" and u.split("?")[0].endswith("/jobs")]
+    assert lists and all("tag=automl-bridge" in u and "jobType=AutoML" in u for u in lists)
 
 
 def test_predict_is_refused_with_the_way_out(data: pd.DataFrame) -> None:

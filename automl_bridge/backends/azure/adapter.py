@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 
     from automl_bridge.spec import JobSpec
 
+#: Longest wait for the cancel request's operation (the job itself may stop much later).
+CANCEL_WAIT_S = 10.0
 METRICS_HINT = ("pip install 'automl-bridge[azure-metrics]' (mlflow-skinny and azureml-mlflow) "
                 "to read every metric of the child runs")
 
@@ -90,7 +92,9 @@ class AzureAdapter:
             return StagedData(uri=self.settings.data_asset, info={"data_asset": True})
         info = upload_mltable(self.ml, csv_path=table.path, sha256=table.sha256,
                               datastore=self.settings.datastore,
-                              credential=self.ml._credential, transport=self.settings.transport)
+                              credential=getattr(self.ml, "_credential", None)
+                              or self.settings.credential,
+                              transport=self.settings.transport)
         return StagedData(uri=str(info["uri"]), info=info)
 
     def submit(self, spec: JobSpec, table: TrainingTable, staged: StagedData,
@@ -139,7 +143,8 @@ class AzureAdapter:
             return now
         try:
             poller = az.call("cancel the job", lambda: self.ml.jobs.begin_cancel(job.job_id))
-            az.call("cancel the job", poller.wait)
+            # the POST was accepted; follow the operation briefly, never for minutes
+            az.call("cancel the job", lambda: poller.wait(timeout=CANCEL_WAIT_S))
         except CloudError:
             after = self.status(job)  # ended meanwhile: cancelling it is refused
             if after.is_terminal:
@@ -149,7 +154,8 @@ class AzureAdapter:
 
     def list_ours(self, *, active_only: bool = True) -> list[RemoteJob]:
         """Jobs tagged ``automl-bridge`` in the workspace (non-terminal ones by default)."""
-        jobs = az.call("list jobs", lambda: list(self.ml.jobs.list()))
+        jobs = az.call("list jobs", lambda: list(self.ml.jobs.list(tag=TAG_MARK,
+                                                                   job_type="AutoML")))
         out = []
         for entity in jobs:
             tags = dict(getattr(entity, "tags", None) or {})

@@ -258,7 +258,9 @@ class FakeAzureML:
         if path.endswith("/operations/cancel-op"):
             return 200, None, {}
         if path == f"{ws}/jobs" and method == "GET":
-            return 200, {"value": list(self.jobs.values())}, {}
+            tag = next(iter(parse_qs(parsed.query).get("tag") or []), None)
+            return 200, {"value": [j for j in self.jobs.values() if tag is None
+                                   or tag in (j["properties"].get("tags") or {})]}, {}
         if path == ws:
             return 200, {"id": ws, "name": self.workspace, "location": self.region,
                          "type": "Microsoft.MachineLearningServices/workspaces",
