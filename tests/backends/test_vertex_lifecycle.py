@@ -210,3 +210,38 @@ def _csv(df: pd.DataFrame, folder: Path) -> str:
     path = str(folder / "input.csv")
     df.to_csv(path, index=False)
     return path
+
+
+def test_the_example_config_runs_on_the_fake() -> None:
+    from automl_bridge.config import load_config
+    from automl_bridge.exceptions import DataError
+
+    root = Path(__file__).resolve().parents[2]
+    cfg = load_config(root / "examples" / "vertex.yaml", environ={
+        "GCP_PROJECT": "my-project", "VERTEX_STAGING_BUCKET": "gs://my-bucket/automl"})
+    assert cfg.backend == "vertex"
+    fake = FakeVertex(project="my-project")
+    train = pd.read_csv(cfg.train)
+    with fake.serve():
+        opts = {**cfg.backend_options, **fake.options(), "sleep": lambda s: None}
+        with pytest.raises(DataError, match="1000 rows"):  # the 275-row penguins sample
+            VertexBackend(**opts).run(cfg.spec, train)
+        result = VertexBackend(**{**opts, "strict": False}).run(cfg.spec, train)
+    assert result.status is RunStatus.COMPLETED and result.best is not None
+    assert any("275 rows" in w for w in result.warnings)
+    inputs = fake.pipelines[fake.created[0]]["trainingTaskInputs"]
+    assert inputs["optimizationObjective"] == "minimize-log-loss"
+    assert inputs["trainBudgetMilliNodeHours"] == 1000
+
+
+def test_importing_the_backend_imports_no_google_sdk() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, automl_bridge.backends.vertex, automl_bridge.testing.fakes.vertex\n"
+            "bad = [m for m in sys.modules if m.startswith(('google.cloud.aiplatform', "
+            "'google.cloud.storage', 'google.api_core', 'google.auth', 'responses'))]\n"
+            "print(bad); sys.exit(1 if bad else 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
