@@ -170,9 +170,10 @@ def test_metrics_azure_cannot_optimise_are_always_refused(metric: str, task: str
 
 
 def test_budget_is_always_a_timeout() -> None:
-    got, _ = plan(JobSpec(task="classification", target="y", metric="accuracy",
-                          time_budget_s=61))
+    got, warnings = plan(JobSpec(task="classification", target="y", metric="accuracy",
+                                 time_budget_s=61))
     assert got["limits"] == {"timeout_minutes": 2}
+    assert len(warnings) == 1 and "short" in warnings[0]
     got, warnings = plan(JobSpec(task="classification", target="y", metric="accuracy",
                                  time_budget_s=None, max_trials=5))
     assert got["limits"] == {"timeout_minutes": 1440, "max_trials": 5}
@@ -192,17 +193,17 @@ def test_short_timeout_on_big_data_refused() -> None:
 
 
 def test_max_trials_and_trial_timeout() -> None:
-    spec = JobSpec(task="classification", target="y", metric="accuracy", time_budget_s=600,
+    spec = JobSpec(task="classification", target="y", metric="accuracy", time_budget_s=900,
                    max_trials=5000)
     with pytest.raises(UnsupportedSpecError, match="max_trials"):
         plan(spec)
     assert plan(spec, strict=False)[0]["limits"]["max_trials"] == 1000
     with pytest.raises(ConfigError, match="trial_timeout_minutes"):
-        plan(spec.replace(max_trials=5), trial_timeout_minutes=11)
+        plan(spec.replace(max_trials=5), trial_timeout_minutes=16)
 
 
 def test_validation_methods() -> None:
-    base = JobSpec(task="classification", target="y", metric="accuracy", time_budget_s=600)
+    base = JobSpec(task="classification", target="y", metric="accuracy", time_budget_s=900)
     assert "n_cross_validations" not in plan(base)[0]
     assert "validation_data_size" not in plan(base)[0]
     assert plan(base.replace(validation="cv"))[0]["n_cross_validations"] == 5
@@ -210,7 +211,7 @@ def test_validation_methods() -> None:
 
 
 def test_models_map_refuse_or_approximate() -> None:
-    base = JobSpec(task="regression", target="y", metric="r2", time_budget_s=600)
+    base = JobSpec(task="regression", target="y", metric="r2", time_budget_s=900)
     reg = table("regression", "r2")
     got, _ = plan(base.replace(models=["linear", "knn", "extra_trees"]), reg)
     assert got["training"]["allowed_training_algorithms"] == ["ElasticNet", "KNN",
@@ -226,7 +227,7 @@ def test_models_map_refuse_or_approximate() -> None:
 
 
 def test_ensemble_switches() -> None:
-    base = JobSpec(task="classification", target="y", metric="accuracy", time_budget_s=600)
+    base = JobSpec(task="classification", target="y", metric="accuracy", time_budget_s=900)
     assert "training" not in plan(base)[0]
     assert plan(base.replace(ensemble=True))[0]["training"] == {
         "enable_vote_ensemble": True, "enable_stack_ensemble": True}
@@ -237,7 +238,7 @@ def test_ensemble_switches() -> None:
     {"objectives": ["accuracy", "model_size"]}, {"constraints": {"max_model_bytes": 1e6}},
 ])
 def test_fields_azure_cannot_honour(change: dict[str, Any]) -> None:
-    spec = JobSpec(task="classification", target="y", metric="accuracy", time_budget_s=600,
+    spec = JobSpec(task="classification", target="y", metric="accuracy", time_budget_s=900,
                    **change)
     field = next(iter(change))
     with pytest.raises(UnsupportedSpecError, match=f"'{field}'"):
@@ -247,7 +248,7 @@ def test_fields_azure_cannot_honour(change: dict[str, Any]) -> None:
 
 
 def test_pos_label_only_for_two_classes() -> None:
-    spec = JobSpec(task="classification", target="y", metric="accuracy", time_budget_s=600,
+    spec = JobSpec(task="classification", target="y", metric="accuracy", time_budget_s=900,
                    pos_label="yes")
     assert plan(spec, table(metric="accuracy", classes=("no", "yes")))[0]["positive_label"] \
         == "yes"

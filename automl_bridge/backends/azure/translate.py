@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 MAX_TIMEOUT_MINUTES = 10080
 #: The timeout set when the spec has no time budget (a job always has a runtime cap).
 NO_BUDGET_TIMEOUT_MINUTES = 1440
+#: Timeouts below this many minutes get a warning (the job may end before a model trains).
+SHORT_JOB_MINUTES = 15
 #: The most trials an AutoML job runs.
 MAX_TRIALS = 1000
 #: rows x columns above which Azure refuses a timeout of an hour or less.
@@ -137,6 +139,11 @@ def _limits(spec: JobSpec, table: TrainingTable, settings: AzureSettings,
                       f"AutoML timeout ({MAX_TIMEOUT_MINUTES} minutes)",
                       f"cap the timeout at {MAX_TIMEOUT_MINUTES} minutes")
         timeout = MAX_TIMEOUT_MINUTES
+    if timeout < SHORT_JOB_MINUTES:
+        d.warnings.append(
+            f"azure: time_budget_s: a {timeout}-minute timeout is short for Azure AutoML "
+            f"(compute start, setup and featurization take minutes; {SHORT_JOB_MINUTES} or "
+            "more is advised): the job may end with few or no models.")
     cells = table.n_rows * len(table.columns)
     if timeout <= 60 and cells > SHORT_TIMEOUT_CELLS:
         raise UnsupportedSpecError(
