@@ -186,3 +186,17 @@ def test_importing_the_backend_imports_no_azure_sdk() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert json.loads(out.stdout) == []
+
+
+def test_sdk_exceptions_map_to_our_tree() -> None:
+    from azure.ai.ml.exceptions import ErrorTarget, ValidationException
+    from azure.core.exceptions import ServiceRequestError
+
+    from automl_bridge.backends.azure.client import map_error
+
+    invalid = ValidationException(message="bad limits", no_personal_data_message="bad",
+                                  target=ErrorTarget.AUTOML)
+    assert isinstance(map_error(invalid, "build the job"), CloudRequestError)
+    offline = map_error(ServiceRequestError("connection refused"), "get the job")
+    assert isinstance(offline, CloudTransientError) and "get the job" in str(offline)
+    assert isinstance(map_error(KeyError("F1"), "build the job"), CloudRequestError)
