@@ -34,6 +34,18 @@ def _scripted(outcome: str, strict: bool) -> ScriptedBackend:
     return ScriptedBackend(adapter=adapter, strict=strict, sleep=lambda s: None)
 
 
+def _fakes(module: str, sdk: str):
+    """``make(outcome, strict)`` of a cloud's shipped fakes (skips when its SDK is missing)."""
+    def make(outcome: str, strict: bool):
+        import importlib
+
+        pytest.importorskip(sdk)
+        fakes = importlib.import_module(f"automl_bridge.testing.fakes.{module}")
+        return fakes.fake_backend(outcome, strict)
+
+    return make
+
+
 def _cases() -> list[BackendCase]:
     return [
         BackendCase("local", make=_local, reason="flaky family failed on purpose",
@@ -41,6 +53,9 @@ def _cases() -> list[BackendCase]:
         BackendCase("scripted", make=_scripted, unsupported={"search": "tpe"},
                     reason="the data has no rows left",
                     created=lambda b: len(b.adapter.created)),
+        BackendCase("sagemaker", make=_fakes("sagemaker", "boto3"),
+                    unsupported={"search": "tpe"}, reason="one value only",
+                    created=lambda b: len(b.adapter.sm.created)),
     ]
 
 
