@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,8 @@ from automl_bridge.backends.vertex import VertexBackend
 from automl_bridge.exceptions import RemoteJobFailedError, RunError
 from automl_bridge.results import RunStatus
 from automl_bridge.spec import JobSpec
-from automl_bridge.testing.fakes.vertex import FakeVertex
+from automl_bridge.testing.backends import CONTRACT, BackendCase
+from automl_bridge.testing.fakes.vertex import FakeVertex, FakeVertexHub
 
 PIPELINES = "/trainingPipelines"
 
@@ -245,3 +247,21 @@ def test_importing_the_backend_imports_no_google_sdk() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+# --- the shipped backend contract ----------------------------------------------------------------
+
+CONTRACT_SPEC = JobSpec(target="y", task="classification", metric="roc_auc",
+                        time_budget_s=3600, validation="holdout")
+
+
+@pytest.mark.parametrize("check", CONTRACT, ids=lambda c: c.__name__)
+def test_contract(check: Any, tmp_path: Path) -> None:
+    hub = FakeVertexHub()
+    case = BackendCase(
+        "vertex", make=lambda outcome, strict: hub.backend(outcome, strict,
+                                                           work_dir=str(tmp_path)),
+        unsupported={"search": "tpe"}, reason="bad input column",
+        created=lambda b: len(b.fake.created))
+    with hub.serve():
+        check(case, frame(), CONTRACT_SPEC)

@@ -16,8 +16,8 @@ Example:
     >>> fake = FakeVertex(script=("PIPELINE_STATE_RUNNING", "PIPELINE_STATE_SUCCEEDED"))
     >>> fake.next_state("PIPELINE_STATE_PENDING", 0)
     'PIPELINE_STATE_RUNNING'
-    >>> sorted(fake.options())[:2]
-    ['api_transport', 'credentials']
+    >>> fake.parent
+    'projects/test-project/locations/us-central1'
 """
 
 from __future__ import annotations
@@ -350,6 +350,75 @@ class FakeVertex:
         self.blobs[(bucket, f"{folder}/predictions_00001.csv")] = out.getvalue().encode()
         job["state"] = "JOB_STATE_SUCCEEDED"
         job["outputInfo"] = {"gcsOutputDirectory": f"gs://{bucket}/{folder}"}
+
+
+#: Pipeline scripts for the backend contract's outcomes.
+OUTCOMES = {"completed": SUCCEEDED,
+            "failed": ("PIPELINE_STATE_RUNNING", "PIPELINE_STATE_FAILED"),
+            "running": ("PIPELINE_STATE_RUNNING",)}
+
+
+class FakeVertexHub:
+    """Several :class:`FakeVertex` services behind one HTTP interception, each with its own
+    project and bucket, so several backends can live at once (the backend contract's
+    ``make(outcome, strict)`` is :meth:`backend`).
+
+    Example:
+        >>> hub = FakeVertexHub()
+        >>> fake, bucket = hub.new(script=OUTCOMES["running"])
+        >>> fake.project, bucket
+        ('fake-project-1', 'fake-bucket-1')
+    """
+
+    def __init__(self) -> None:
+        self.fakes: list[FakeVertex] = []
+        self._by_bucket: dict[str, FakeVertex] = {}
+
+    def new(self, **fake_options: Any) -> tuple[FakeVertex, str]:
+        """A new fake and the name of its bucket."""
+        n = len(self.fakes) + 1
+        fake = FakeVertex(project=f"fake-project-{n}", **fake_options)
+        self.fakes.append(fake)
+        self._by_bucket[f"fake-bucket-{n}"] = fake
+        return fake, f"fake-bucket-{n}"
+
+    def backend(self, outcome: str = "completed", strict: bool = True, **options: Any) -> Any:
+        """A :class:`~automl_bridge.backends.vertex.VertexBackend` over a new fake whose
+        pipelines end as ``outcome`` (``"completed"``, ``"failed"``, ``"running"``); the fake
+        is ``backend.fake``. Polling does not sleep. ``options`` may hold fake options
+        (``interrupt_at``, ``failure``, ``metrics``, ...) and backend options."""
+        from automl_bridge.backends.vertex import VertexBackend
+
+        fake_keys = {"script", "failure", "metrics", "train_cost_milli_node_hours",
+                     "interrupt_at", "interrupt_after", "cancel_polls"}
+        fake, bucket = self.new(script=OUTCOMES[outcome],
+                                **{k: v for k, v in options.items() if k in fake_keys})
+        rest = {"sleep": lambda s: None, **fake.options(), "staging_bucket": f"gs://{bucket}",
+                **{k: v for k, v in options.items() if k not in fake_keys}}
+        backend = VertexBackend(strict=strict, **rest)
+        backend.fake = fake  # type: ignore[attr-defined]
+        return backend
+
+    @contextlib.contextmanager
+    def serve(self) -> Iterator[Any]:
+        """Intercept HTTP for every fake of the hub while the block runs."""
+        import responses
+
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+            for method in ("GET", "POST", "PUT", "DELETE"):
+                mock.add_callback(method, re.compile(r"https://.*"), callback=self._handle)
+            yield mock
+
+    def _handle(self, request: Any) -> tuple[int, dict[str, str], str | bytes]:
+        path = urlparse(request.url).path
+        m = re.search(r"/projects/([^/]+)/", path)
+        for fake in self.fakes:
+            if m and m.group(1) == fake.project:
+                return fake._handle(request)
+        m = re.search(r"/b/([^/]+)", path)
+        if m and m.group(1) in self._by_bucket:
+            return self._by_bucket[m.group(1)]._handle(request)
+        return _error(404, f"no fake serves {path}")
 
 
 def _metrics(kind: str) -> dict[str, Any]:
