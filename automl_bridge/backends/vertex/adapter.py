@@ -105,7 +105,7 @@ class VertexAdapter:
             return self._staged(found, reused=True)
         uri = self.client.upload(table.path, self.bucket, self.blob(identity, "train.csv"))
         body = tr.dataset_body(display_name=identity.name, gcs_uri=uri, labels=identity.labels)
-        dataset = self._create_once(lambda: self.client.create_dataset(body),
+        dataset = self.create_once(lambda: self.client.create_dataset(body),
                                     lambda: self._find_dataset(identity))
         return self._staged(dataset, reused=False)
 
@@ -125,7 +125,7 @@ class VertexAdapter:
         except Exception as exc:  # a bug on our side, caught before it reaches Vertex
             raise CloudRequestError(f"The Vertex training task inputs do not match the "
                                     f"AutoML tabular schema: {redact(exc)}") from exc
-        created = self._create_once(lambda: self.client.create_pipeline(body),
+        created = self.create_once(lambda: self.client.create_pipeline(body),
                                     lambda: self._find_pipeline(identity))
         return self._job(created, identity.run_id, attached=False)
 
@@ -244,7 +244,7 @@ class VertexAdapter:
                 return d
         return None
 
-    def _create_once(self, create: Callable[[], dict[str, Any]],
+    def create_once(self, create: Callable[[], dict[str, Any]],
                      find: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
         """Create a resource; on a transient failure look it up by label before trying again,
         so a request that landed despite the error is not repeated."""

@@ -71,7 +71,7 @@ def batch_predict(adapter: VertexAdapter, job: RemoteJob,
         body = tr.batch_prediction_body(display_name=f"ab-{key}", model=model, input_uri=uri,
                                         output_prefix=f"gs://{adapter.bucket}/{folder}/output",
                                         labels=labels)
-        created = adapter._create_once(
+        created = adapter.create_once(
             lambda: client.create_batch_prediction(body),
             lambda: _find(adapter, labels, body["displayName"]))
         final = _wait(adapter, created)
