@@ -56,6 +56,9 @@ def _cases() -> list[BackendCase]:
         BackendCase("sagemaker", make=_fakes("sagemaker", "boto3"),
                     unsupported={"search": "tpe"}, reason="one value only",
                     created=lambda b: len(b.adapter.sm.created)),
+        BackendCase("azure", make=_fakes("azure", "azure.ai.ml"),
+                    unsupported={"search": "tpe"}, reason="the data has no rows left",
+                    created=lambda b: len(b.adapter.settings.transport.created)),
     ]
 
 

@@ -417,3 +417,13 @@ def _response(request: Any, status: int, body: Any, headers: dict[str, str]) -> 
     from azure.core.pipeline.transport import RequestsTransportResponse
 
     return RequestsTransportResponse(request, raw)
+
+
+def fake_backend(outcome: str = "completed", strict: bool = True, **options: Any) -> Any:
+    """An :class:`~automl_bridge.backends.azure.AzureBackend` over a fresh :class:`FakeAzureML`
+    whose job ends as ``outcome`` (``"completed"``, ``"failed"`` with the reason "the data has
+    no rows left", or ``"running"``): the backend contract's ``make(outcome, strict)``."""
+    script = {"completed": ("NotStarted", "Running", "Completed"),
+              "failed": ("Running", "Failed"), "running": ("Running",)}[outcome]
+    fake = FakeAzureML(script=script, failure_message="the data has no rows left")
+    return fake.backend(strict=strict, **options)
