@@ -183,5 +183,10 @@ def test_grpc_exception_types_map_the_same_way() -> None:
     assert isinstance(map_error(gx.ResourceExhausted("Quota exceeded"), "x"), CloudQuotaError)
     assert isinstance(map_error(gx.FailedPrecondition("state"), "x"), CloudRequestError)
     assert isinstance(map_error(gx.DeadlineExceeded("slow"), "x"), CloudTransientError)
+    from google.auth import exceptions as ga
+
+    assert is_transient(ga.TransportError("connection reset"))
+    assert isinstance(map_error(ga.TransportError("reset"), "x"), CloudTransientError)
+    assert isinstance(map_error(ga.RefreshError("invalid_grant"), "x"), CloudAuthError)
     plain = ValueError("ours")
     assert map_error(plain, "x") is plain

@@ -56,6 +56,10 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, gx.ServiceUnavailable | gx.InternalServerError | gx.DeadlineExceeded |
                   gx.GatewayTimeout):
         return True
+    from google.auth import exceptions as ga
+
+    if isinstance(exc, ga.TransportError):  # token refresh could not reach the server
+        return True
     try:
         import requests
     except ImportError:  # pragma: no cover
@@ -108,6 +112,9 @@ def map_error(exc: BaseException, op: str, *, secrets: tuple[str, ...] = ()) -> 
         from google.auth import exceptions as ga
     except ImportError:  # pragma: no cover
         return exc
+    if isinstance(exc, ga.TransportError):
+        return CloudTransientError(f"{where}: Google's token service could not be reached "
+                                   f"after retries: {text}.")
     if isinstance(exc, ga.DefaultCredentialsError | ga.RefreshError):
         return CloudAuthError(
             f"{where}: no usable Google credentials: {text}. Run `gcloud auth "
