@@ -53,6 +53,8 @@ class BackendCase:
             a refusal created none); ``None`` when not observable.
         fail_fields: spec fields that make a run fail on this backend (with the ``"failed"``
             factory), e.g. a model family that always raises for the local engine.
+        spec_fields: fields every check sets on the given spec for this backend (e.g. a trial
+            cap for the local engine, which a cloud without one would refuse).
     """
 
     name: str
@@ -61,6 +63,12 @@ class BackendCase:
     reason: str = ""
     created: Callable[[Any], int] | None = None
     fail_fields: dict[str, Any] = field(default_factory=dict)
+    spec_fields: dict[str, Any] = field(default_factory=dict)
+
+    def spec_for(self, spec: JobSpec, **more: Any) -> JobSpec:
+        """``spec`` with this backend's :attr:`spec_fields` (and ``more``) set."""
+        fields = {**self.spec_fields, **more}
+        return JobSpec(**{**spec.to_dict(), **fields}) if fields else spec
 
 
 def _run(backend: Any, spec: JobSpec, data: Any) -> RunResult:
@@ -74,6 +82,7 @@ def check_valid_result(case: BackendCase, data: Any, spec: JobSpec) -> RunResult
     """The same spec in, a valid RunResult out."""
     from automl_bridge.metrics import get_metric
 
+    spec = case.spec_for(spec)
     result = _run(case.make("completed", True), spec, data)
     assert isinstance(result, RunResult), type(result)
     assert result.backend == case.name, result.backend
@@ -107,7 +116,7 @@ def check_cancel(case: BackendCase, data: Any, spec: JobSpec) -> None:
     import time
 
     backend = case.make("running", True)
-    handle = backend.submit(spec, data)
+    handle = backend.submit(case.spec_for(spec), data)
     backend.cancel(handle)
     deadline = time.monotonic() + 60.0
     status = backend.status(handle)
@@ -120,7 +129,7 @@ def check_cancel(case: BackendCase, data: Any, spec: JobSpec) -> None:
 def check_failure_has_reason(case: BackendCase, data: Any, spec: JobSpec) -> None:
     """A failing run raises one of our errors, with the reason in its message."""
     backend = case.make("failed", True)
-    failing = JobSpec(**{**spec.to_dict(), **case.fail_fields}) if case.fail_fields else spec
+    failing = case.spec_for(spec, **case.fail_fields)
     try:
         _run(backend, failing, data)
     except AutoMLBridgeError as exc:
@@ -134,7 +143,7 @@ def check_unsupported_field_refused(case: BackendCase, data: Any, spec: JobSpec)
     recorded warning when approximation is allowed."""
     if not case.unsupported:
         return
-    bad = JobSpec(**{**spec.to_dict(), **case.unsupported})
+    bad = case.spec_for(spec, **case.unsupported)
     backend = case.make("completed", True)
     try:
         _run(backend, bad, data)
