@@ -401,12 +401,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
     test = _read_test(cfg)
     if test is not None:
         _out(f"Test:     {cfg.test} ({len(test)} rows, has the target)")
-    if data.warnings:
-        _out(f"Warnings ({len(data.warnings)}):")
-        for w in data.warnings:
+    warnings = list(data.warnings)
+    backend = cfg.job().backend if _installed(cfg.backend) else None
+    if backend is not None and hasattr(backend, "check"):
+        cloud = [w for w in backend.check(spec, train) if w not in warnings]
+        _out(f"Service:  the spec maps onto {cfg.backend} (checked offline; nothing uploaded)")
+        warnings += cloud
+    if warnings:
+        _out(f"Warnings ({len(warnings)}):")
+        for w in warnings:
             _out(f"  - {w}")
     _out("Valid (nothing was trained).")
     return 0
+
+
+def _installed(backend: str) -> bool:
+    from automl_bridge.registry import registry_for
+
+    return registry_for("backends").entry(backend).is_installed()
 
 
 # --- backends ------------------------------------------------------------------------------

@@ -73,3 +73,19 @@ def test_the_same_job_file_runs_on_every_backend(backend, tmp_path, monkeypatch)
     assert isinstance(result, RunResult) and result.backend == backend
     assert result.status is RunStatus.COMPLETED and result.metric == "roc_auc"
     assert result.best is not None and result.candidates
+
+
+def test_validate_checks_the_spec_against_the_service_offline(monkeypatch, capsys) -> None:
+    pytest.importorskip("boto3")
+    from automl_bridge import cli
+
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    assert cli.main(["validate", str(EXAMPLE), "--backend", "sagemaker"]) == 0
+    assert "the spec maps onto sagemaker" in capsys.readouterr().out
+    quickstart = EXAMPLE.parent / "quickstart.yaml"
+    code = cli.main(["validate", str(quickstart), "--backend", "sagemaker",
+                     "--set", f"backends.sagemaker.role_arn={ENV['AUTOML_ROLE_ARN']}",
+                     "--set", f"backends.sagemaker.s3_output={ENV['AUTOML_S3_OUTPUT']}"])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot honour" in err and "log_loss" in err and "tpe" in err

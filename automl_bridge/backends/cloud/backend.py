@@ -169,6 +169,17 @@ class CloudBackend:
                 self._stop(_job(handle), exc)
             raise
 
+    def check(self, spec: JobSpec, data: Any) -> list[str]:
+        """Everything :meth:`submit` checks before it uploads, with no network: the data, and
+        the spec against the service. Returns the warnings; raises what submit would."""
+        from automl_bridge.backends.local import new_run_id
+
+        table, warnings = self._table(spec, data, self.run_id or new_run_id())
+        try:
+            return [*warnings, *self.adapter.validate(spec, table)]
+        finally:
+            Path(table.path).unlink(missing_ok=True)
+
     # --- steps ---------------------------------------------------------------------------------
 
     def _table(self, spec: JobSpec, data: Any, run_id: str) -> tuple[TrainingTable, list[str]]:
