@@ -308,7 +308,7 @@ def test_backends_imports_no_backend_or_sdk() -> None:
         "import sys, json\n"
         "from automl_bridge.cli import main\n"
         "assert main(['backends']) == 0\n"
-        "mods = ['boto3', 'google.cloud', 'azure', 'sklearn', 'optuna', 'pandas',\n"
+        "mods = ['boto3', 'google.cloud.aiplatform', 'azure', 'sklearn', 'optuna', 'pandas',\n"
         "        'automl_bridge.backends.local']\n"
         "print(json.dumps({m: m in sys.modules for m in mods}))\n"
     )
