@@ -369,3 +369,14 @@ def test_two_real_local_runs_compared_on_a_holdout() -> None:
     assert d["diff"] < 0 and d["significant"] and d["ci_high"] < 0
     text = cmp.to_markdown()
     assert "**local/random** is better than **local/tpe**" in text
+
+
+def test_importing_reports_stays_light() -> None:
+    import subprocess
+
+    code = ("import sys, json, automl_bridge.reports; "
+            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('pandas', 'numpy', 'sklearn', 'scipy', 'optuna'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert json.loads(out.stdout) == []
