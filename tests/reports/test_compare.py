@@ -15,7 +15,7 @@ import pytest
 
 from automl_bridge.exceptions import AutoMLInputError, SpecError, TargetError
 from automl_bridge.reports import Comparison, compare
-from automl_bridge.reports.compare import field_notes
+from automl_bridge.reports.engines import field_notes
 from automl_bridge.results import Candidate, CandidateState, RunResult, RunStatus
 
 SPEC = {"task": "classification", "target": "y", "metric": "accuracy", "time_budget_s": 60.0,
