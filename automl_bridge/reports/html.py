@@ -2,9 +2,9 @@
 
 The page needs no network and no server: CSS and the small table-sorting script are inline,
 and every plot is an inline SVG drawn here (:mod:`automl_bridge.reports.svg`). Sections appear
-when their data does: key findings, the engines, the spec (differences between runs and the
-fields each engine refused or approximated), best score so far against time, the holdout
-scores with confidence intervals and which pairwise differences are real, then per engine the
+when their data does: key findings, the engines, best score so far against time, the holdout
+scores with confidence intervals and which pairwise differences are real, the spec (the
+differences between runs and the fields each engine refused or approximated), then per engine the
 leaderboard, parameter importances, parallel coordinates, the Pareto front and learning
 curves. Every text from the data is escaped.
 
@@ -55,9 +55,9 @@ def render_html(data: Mapping[str, Any]) -> str:
     colors = {str(e.get("label", i)): svg.color(i) for i, e in enumerate(engines)}
     parts = [("findings", "Key findings", _findings(data, engines)),
              ("engines", "Engines", _summary(data, engines, colors)),
-             ("spec", "Spec", _spec(data, engines)),
              ("progress", "Best score over time", _progress(data, engines, colors)),
-             ("holdout", "Holdout", _holdout(data, colors))]
+             ("holdout", "Holdout", _holdout(data, colors)),
+             ("spec", "Spec", _spec(data, engines))]
     sections = [(sid, name, body) for sid, name, body in parts if body]
     for i, eng in enumerate(engines):
         label = str(eng.get("label", i))
