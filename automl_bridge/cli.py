@@ -301,6 +301,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         _print_report(job, result, result_path, test)
         _out()
     _out(_summary(result, test, job.spec))
+    if args.report:
+        from automl_bridge.reports import compare
+
+        folder = result_path.parent if result_path is not None else Path(".")
+        scorable = result.best is not None and result.best.model is not None
+        report = compare([result], holdout=test_frame if scorable else None)
+        written = report.save(folder / "report.html")
+        _out(f"Report:   {written}")
     return 0 if result.status is RunStatus.COMPLETED else 1
 
 
@@ -438,6 +446,40 @@ def cmd_backends(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- report --------------------------------------------------------------------------------
+
+
+def _result_with_model(path: str) -> Any:
+    """A saved result, with its best model loaded back when the run saved one."""
+    from automl_bridge.models.persistence import load_model
+    from automl_bridge.results import load_result
+
+    result = load_result(path)
+    model_path = result.model_path
+    if result.best is not None and model_path:
+        candidate = Path(model_path)
+        if not candidate.is_absolute() and not candidate.exists():
+            candidate = Path(path).parent / candidate.name
+        if candidate.exists():
+            result.best.model = load_model(candidate)
+    return result
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``automl-bridge report``: compare saved runs in one HTML, Markdown or JSON file."""
+    from automl_bridge.data import read_table
+    from automl_bridge.reports import compare
+
+    results = [_result_with_model(p) for p in args.results]
+    holdout = read_table(args.holdout) if args.holdout else None
+    report = compare(results, holdout=holdout, labels=args.label or None)
+    if args.title:
+        report.title = args.title
+    written = report.save(args.output)
+    _out(f"Compared {len(results)} run(s): {written}")
+    return 0
+
+
 # --- cancel and cleanup (clouds) ----------------------------------------------------------
 
 
@@ -506,7 +548,24 @@ def build_parser() -> argparse.ArgumentParser:
                      help="continue the newest unfinished run (the spec must match)")
     run.add_argument("-q", "--quiet", action="store_true",
                      help="no live progress; print only the final one-line summary")
+    run.add_argument("--report", action="store_true",
+                     help="also write report.html beside the result (scored on data.test)")
     run.set_defaults(func=cmd_run)
+
+    rep = sub.add_parser("report", parents=[common], help="compare runs in one report",
+                         description="Compare saved runs (result.json files, local or cloud) "
+                                     "in one self-contained HTML, Markdown or JSON file.")
+    rep.add_argument("results", nargs="+", metavar="RESULT", help="result.json files")
+    rep.add_argument("-o", "--output", required=True, metavar="OUT",
+                     help="report.html, report.md or report.json (by the suffix)")
+    rep.add_argument("--holdout", metavar="DATA",
+                     help="rows with the target that every best model is scored on (CSV, "
+                          "TSV or Parquet): bootstrap confidence intervals of each score and "
+                          "of the differences")
+    rep.add_argument("--label", action="append", metavar="NAME", default=[],
+                     help="a name per result, in order (default: backend/strategy)")
+    rep.add_argument("--title", help="the report's title")
+    rep.set_defaults(func=cmd_report)
 
     pred = sub.add_parser("predict", parents=[common], help="predict with a saved model",
                           description="Write predictions of a .skops model to a CSV file.")
