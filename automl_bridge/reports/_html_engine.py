@@ -31,15 +31,16 @@ def leaderboard(e: Mapping[str, Any], data: Mapping[str, Any]) -> str:
     rows = [r for r in e.get("leaderboard") or [] if isinstance(r, Mapping)]
     if not rows:
         return ""
+    metric = str(data.get("metric") or "score")
     extra: list[str] = []
-    for r in rows:
-        extra += [k for k in r if k not in _FIXED and k not in extra]
+    for r in rows:  # the score column already shows the run's metric
+        extra += [k for k in r if k not in _FIXED and k not in extra and k != metric]
     numeric = {k: all(num(r.get(k)) is not None or r.get(k) is None for r in rows)
                for k in extra}
     small = {k: all(abs(num(r.get(k)) or 0.0) < 10 for r in rows) for k in extra}
     with_params = any(r.get("params") for r in rows)
     headers = [("Rank", True), ("Candidate", False), ("Family", False),
-               (str(data.get("metric") or "score"), True)]
+               (metric, True)]
     headers += [("Parameters", False)] if with_params else []
     headers += [(k, numeric[k]) for k in extra] + [("Fit time (s)", True), ("State", False)]
     body: list[list[Cell]] = []
@@ -91,9 +92,14 @@ def _importances(e: Mapping[str, Any], color: str) -> str:
     if not items:
         return ""
     share = all(v >= 0 for _, v in items) and abs(sum(v for _, v in items) - 1) < 0.02
-    return svg.bar_chart(items[:15], title="Parameter importances", bar_color=color,
-                         percent=share,
-                         x_label="share of the score's variation" if share else "importance")
+    nonzero = [(k, v) for k, v in items if v != 0]
+    label = "share of the score's variation" if share else "importance"
+    if len(nonzero) < len(items):
+        label += f" ({len(items) - len(nonzero)} with none not shown)"
+    if not nonzero:
+        return ""
+    return svg.bar_chart(nonzero[:15], title="Parameter importances", bar_color=color,
+                         percent=share, x_label=label)
 
 
 def _parallel(e: Mapping[str, Any], data: Mapping[str, Any]) -> str:

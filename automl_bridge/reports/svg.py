@@ -371,6 +371,10 @@ def _pc_axis(values: Sequence[Any], top: float, bottom: float
         log = min(vals) > 0 and max(vals) / min(vals) >= 100
         scale = Scale(vals, bottom, top, log=log, pad=0.03)
         ticks = [(scale(t), fmt(t)) for t in scale.ticks if scale.lo <= t <= scale.hi]
+        exact = sorted(set(vals))
+        ys = [scale(v) for v in exact]
+        if len(exact) <= 5 and all(abs(a - b) >= 14 for a, b in pairwise(ys)):
+            ticks = [(y, fmt(v)) for y, v in zip(ys, exact, strict=True)]  # the values tried
         return {}, scale, ticks, missing_y
     cats = sorted({str(v) for v in present})
     step = (bottom - top) / max(len(cats), 1)

@@ -238,3 +238,15 @@ def test_the_real_comparison_renders() -> None:
     _check_well_formed(page)
     assert "local/tpe" in page and "local/random" in page and 'id="engine-1"' in page
     assert 'id="progress"' in page and _plots(page)
+
+
+def test_leaderboard_and_importances_skip_what_says_nothing(data: dict[str, Any]) -> None:
+    eng = data["engines"][0]
+    for row in eng["leaderboard"]:
+        row["roc_auc"] = row["score"]  # compare() lists the metric among the metrics too
+    eng["importances"].update(unused_a=0.0, unused_b=0.0)
+    page = render_html(data)
+    board = page.split('id="engine-0"')[1].split("Leaderboard")[1].split("</table>")[0]
+    assert board.count(">roc_auc</th>") == 1 and ">Parameters</th>" in board
+    section = page.split('id="engine-0"')[1].split("</section>")[0]
+    assert "unused_a" not in section and "(2 with none not shown)" in section

@@ -85,7 +85,10 @@ def test_parallel_coordinates_handles_numbers_categories_and_gaps() -> None:
     assert lines[-1].find("title").text.startswith("lr=0.1, family=gbm")  # type: ignore[union-attr]
     texts = {t.text for t in root.iter("text")}
     assert {"rf", "gbm", "n/a", "0.9 best", "0.8 worst"} <= texts
-    assert {"0.001", "0.01", "0.1", "1"} <= texts  # lr spans 1000x: a log axis
+    assert {"0.001", "0.1", "1", "8", "64"} <= texts  # few values: each value tried
+    many = [[10.0 ** (k / 2 - 3), 0.5 + k / 100] for k in range(7)]  # 0.001 .. 1
+    texts = {t.text for t in _parse(svg.parallel_coordinates(["lr"], many)).iter("text")}
+    assert {"0.001", "0.01", "0.1", "1"} <= texts  # spans 1000x: a log axis with round ticks
     low = _parse(svg.parallel_coordinates(["a"], [[1, 0.1], [2, 0.3]], higher_is_better=False))
     assert {"0.1 best", "0.3 worst"} <= {t.text for t in low.iter("text")}
 
