@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from automl_bridge.reports import svg
+from automl_bridge.reports import svg, svg_parallel
 from automl_bridge.reports._html_page import Cell, esc, fmt_score, fmt_value, num, sort_key, table
 
 #: Leaderboard keys shown in their own fixed columns (the rest are extra metrics).
@@ -116,7 +116,7 @@ def _parallel(e: Mapping[str, Any], data: Mapping[str, Any]) -> str:
     if not rows:
         return ""
     metric = str(data.get("metric") or "score")
-    plot = svg.parallel_coordinates(
+    plot = svg_parallel.parallel_coordinates(
         [params[i] for i in keep], rows, score_label=metric,
         higher_is_better=str(data.get("direction", "maximize")) != "minimize",
         title=f"Parallel coordinates: {len(rows)} trials, coloured by {metric}")

@@ -3,7 +3,9 @@
 Each function returns one ``<svg class="plot">`` string sized by its ``viewBox`` (it scales to
 the page width): axes with "nice" ticks (linear or base-10 log), axis labels, a title, a
 legend, and a ``<title>`` tooltip on every mark. Every text is escaped. Values that cannot be
-drawn (``None``, NaN, infinite, or not positive on a log axis) are skipped.
+drawn (``None``, NaN, infinite, or not positive on a log axis) are skipped. Plots: lines (best
+so far, learning curves), bars (importances), error bars (holdout intervals), scatter (Pareto
+fronts); parallel coordinates are in :mod:`automl_bridge.reports.svg_parallel`.
 
 Example:
     >>> svg = line_plot([Series("a", [(1, 0.5), (10, 0.7)], "#4e79a7")], title="demo",
@@ -90,7 +92,7 @@ def fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
-def _text(x: float, y: float, s: str, *, anchor: str = "start", size: int = FONT,
+def text_el(x: float, y: float, s: str, *, anchor: str = "start", size: int = FONT,
           fill: str = "", weight: str = "", extra: str = "") -> str:
     attrs = f' fill="{fill}"' if fill else ""
     attrs += f' font-weight="{weight}"' if weight else ""
@@ -156,7 +158,7 @@ class Canvas:
         self.top, self.bottom = top, height - bottom
         self.parts: list[str] = []
         if title:
-            self.parts.append(_text(16, 22, title, size=14, weight="600", fill="#1f2430"))
+            self.parts.append(text_el(16, 22, title, size=14, weight="600", fill="#1f2430"))
 
     def axes(self, sx: Scale, sy: Scale, *, x_label: str = "", y_label: str = "") -> None:
         """Grid lines, tick labels, the frame and axis labels of a two-axis plot."""
@@ -166,21 +168,21 @@ class Canvas:
             if self.left - 0.5 <= x <= self.right + 0.5:
                 p.append(f'<line x1="{x:.1f}" y1="{self.top}" x2="{x:.1f}" y2="{self.bottom}" '
                          f'stroke="{GRID}"/>')
-                p.append(_text(x, self.bottom + 16, fmt(t), anchor="middle", fill=MUTED))
+                p.append(text_el(x, self.bottom + 16, fmt(t), anchor="middle", fill=MUTED))
         for t in sy.ticks:
             y = sy(t)
             if self.top - 0.5 <= y <= self.bottom + 0.5:
                 p.append(f'<line x1="{self.left}" y1="{y:.1f}" x2="{self.right}" y2="{y:.1f}" '
                          f'stroke="{GRID}"/>')
-                p.append(_text(self.left - 6, y + 4, fmt(t), anchor="end", fill=MUTED))
+                p.append(text_el(self.left - 6, y + 4, fmt(t), anchor="end", fill=MUTED))
         p.append(f'<path d="M{self.left},{self.top} V{self.bottom} H{self.right}" fill="none" '
                  f'stroke="{AXIS}"/>')
         if x_label:
-            p.append(_text((self.left + self.right) / 2, self.height - 12, x_label,
+            p.append(text_el((self.left + self.right) / 2, self.height - 12, x_label,
                            anchor="middle", fill="#333"))
         if y_label:
             cy = (self.top + self.bottom) / 2
-            p.append(_text(16, cy, y_label, anchor="middle", fill="#333",
+            p.append(text_el(16, cy, y_label, anchor="middle", fill="#333",
                            extra=f' transform="rotate(-90 16 {cy:.1f})"'))
 
     def legend(self, items: Sequence[tuple[str, str, str]], x: float, y: float) -> None:
@@ -190,7 +192,7 @@ class Canvas:
             dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
             self.parts.append(f'<line x1="{x}" y1="{ly}" x2="{x + 24}" y2="{ly}" stroke="{col}" '
                               f'stroke-width="3"{dash_attr}/>')
-            self.parts.append(f'<g>{_tip(label)}{_text(x + 30, ly + 4, clip(label, 26))}</g>')
+            self.parts.append(f'<g>{tooltip(label)}{text_el(x + 30, ly + 4, clip(label, 26))}</g>')
 
     def svg(self) -> str:
         """The finished ``<svg>`` element."""
@@ -200,7 +202,7 @@ class Canvas:
                 f'<rect width="{w}" height="{h}" fill="#fff"/>' + "".join(self.parts) + "</svg>")
 
 
-def _tip(s: str) -> str:
+def tooltip(s: str) -> str:
     return f"<title>{escape(s)}</title>"
 
 
@@ -244,12 +246,12 @@ def line_plot(series: Sequence[Series], *, title: str = "", x_label: str = "",
             coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in path)
             c.parts.append(f'<polyline points="{coords}" fill="none" stroke="{s.color}" '
                            f'stroke-width="2.2" stroke-linejoin="round"{dash}>'
-                           f"{_tip(s.name)}</polyline>")
+                           f"{tooltip(s.name)}</polyline>")
         if len(xy) == 1 or (len(xy) <= 40 and n_points <= 120):
             for (x, y), (dx, dy) in zip(xy, sorted(pts, key=lambda p: p[0]), strict=True):
                 r = 5 if len(xy) == 1 else 3
                 c.parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r}" fill="{s.color}" '
-                               f'stroke="#fff">{_tip(f"{s.name}: {fmt(dx)}, {fmt(dy)}")}'
+                               f'stroke="#fff">{tooltip(f"{s.name}: {fmt(dx)}, {fmt(dy)}")}'
                                "</circle>")
     c.legend([(s.name, s.color, s.dash) for s in series if s.legend], c.right + 18, c.top + 8)
     return c.svg()
@@ -267,22 +269,22 @@ def bar_chart(items: Sequence[tuple[str, float]], *, title: str = "", x_label: s
         x = sx(t)
         c.parts.append(f'<line x1="{x:.1f}" y1="{c.top - 4}" x2="{x:.1f}" y2="{c.bottom}" '
                        f'stroke="{GRID}"/>')
-        c.parts.append(_text(x, c.bottom + 16, f"{t:.0%}" if percent else fmt(t),
+        c.parts.append(text_el(x, c.bottom + 16, f"{t:.0%}" if percent else fmt(t),
                              anchor="middle", fill=MUTED))
     for i, (label, v) in enumerate(items):
         y = c.top + 24 * i
-        c.parts.append(_text(c.left - 8, y + 14, clip(label, 28), anchor="end"))
+        c.parts.append(text_el(c.left - 8, y + 14, clip(label, 28), anchor="end"))
         value = num(v)
         if value is None:
             continue
         shown = f"{value:.1%}" if percent else fmt(value)
         x0, x1 = sorted((sx(0.0), sx(value)))
         c.parts.append(f'<rect x="{x0:.1f}" y="{y + 3}" width="{max(x1 - x0, 1):.1f}" '
-                       f'height="16" rx="2" fill="{bar_color}">{_tip(f"{label}: {shown}")}'
+                       f'height="16" rx="2" fill="{bar_color}">{tooltip(f"{label}: {shown}")}'
                        "</rect>")
-        c.parts.append(_text(x1 + 5, y + 15, shown, fill=MUTED, size=11))
+        c.parts.append(text_el(x1 + 5, y + 15, shown, fill=MUTED, size=11))
     if x_label:
-        c.parts.append(_text((c.left + c.right) / 2, c.height - 6, x_label, anchor="middle",
+        c.parts.append(text_el((c.left + c.right) / 2, c.height - 6, x_label, anchor="middle",
                              fill="#333"))
     return c.svg()
 
@@ -303,17 +305,17 @@ def error_bars(rows: Sequence[tuple[str, Any, Any, Any, str]], *, title: str = "
         x = sx(t)
         c.parts.append(f'<line x1="{x:.1f}" y1="{c.top}" x2="{x:.1f}" y2="{c.bottom}" '
                        f'stroke="{GRID}"/>')
-        c.parts.append(_text(x, c.bottom + 16, fmt(t), anchor="middle", fill=MUTED))
+        c.parts.append(text_el(x, c.bottom + 16, fmt(t), anchor="middle", fill=MUTED))
     if ref is not None:
         x = sx(ref)
         c.parts.append(f'<line x1="{x:.1f}" y1="{c.top - 6}" x2="{x:.1f}" y2="{c.bottom}" '
                        f'stroke="#333" stroke-dasharray="4,3"/>')
     for y, (label, v, lo, hi, col) in zip(sy_rows, rows, strict=True):
-        c.parts.append(_text(c.left - 10, y + 4, clip(label, 44), anchor="end"))
+        c.parts.append(text_el(c.left - 10, y + 4, clip(label, 44), anchor="end"))
         value, low, high = num(v), num(lo), num(hi)
         if value is None:
             continue
-        tip = _tip(f"{label}: {fmt(value)}" + (f" [{fmt(low)}, {fmt(high)}]"
+        tip = tooltip(f"{label}: {fmt(value)}" + (f" [{fmt(low)}, {fmt(high)}]"
                                                if low is not None and high is not None else ""))
         if low is not None and high is not None:
             a, b = sx(low), sx(high)
@@ -325,7 +327,7 @@ def error_bars(rows: Sequence[tuple[str, Any, Any, Any, str]], *, title: str = "
     c.parts.append(f'<line x1="{c.left}" y1="{c.bottom}" x2="{c.right}" y2="{c.bottom}" '
                    f'stroke="{AXIS}"/>')
     if x_label:
-        c.parts.append(_text((c.left + c.right) / 2, c.height - 10, x_label, anchor="middle",
+        c.parts.append(text_el((c.left + c.right) / 2, c.height - 10, x_label, anchor="middle",
                              fill="#333"))
     return c.svg()
 
@@ -349,106 +351,11 @@ def scatter(points: Sequence[tuple[Any, Any, str, bool]], *, title: str = "", x_
     for x, y, tip, hi in sorted(ok, key=lambda p: p[3]):
         fill, r, op = (accent, 5.5, "1") if hi else ("#8a94a6", 3.5, "0.55")
         c.parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="{r}" fill="{fill}" '
-                       f'fill-opacity="{op}" stroke="#fff" stroke-width="0.8">{_tip(tip)}'
+                       f'fill-opacity="{op}" stroke="#fff" stroke-width="0.8">{tooltip(tip)}'
                        "</circle>")
     lx = c.left
     for label, fill, r in (("Pareto front", accent, 5.5), ("other candidates", "#8a94a6", 3.5)):
         c.parts.append(f'<circle cx="{lx + 6}" cy="42" r="{r}" fill="{fill}"/>')
-        c.parts.append(_text(lx + 16, 46, label, fill=MUTED))
+        c.parts.append(text_el(lx + 16, 46, label, fill=MUTED))
         lx += text_width(label) + 44
-    return c.svg()
-
-
-def _pc_axis(values: Sequence[Any], top: float, bottom: float
-             ) -> tuple[dict[str, float], Scale | None, list[tuple[float, str]], float]:
-    """One parallel-coordinates axis: category positions or a numeric scale, its tick marks,
-    and the y of missing values (below the axis)."""
-    present = [v for v in values if v is not None]
-    nums = [num(v) for v in present]
-    missing_y = bottom + 24
-    if present and all(v is not None for v in nums):
-        vals = [v for v in nums if v is not None]
-        log = min(vals) > 0 and max(vals) / min(vals) >= 100
-        scale = Scale(vals, bottom, top, log=log, pad=0.03)
-        ticks = [(scale(t), fmt(t)) for t in scale.ticks if scale.lo <= t <= scale.hi]
-        exact = sorted(set(vals))
-        ys = [scale(v) for v in exact]
-        if len(exact) <= 5 and all(abs(a - b) >= 14 for a, b in pairwise(ys)):
-            ticks = [(y, fmt(v)) for y, v in zip(ys, exact, strict=True)]  # the values tried
-        return {}, scale, ticks, missing_y
-    cats = sorted({str(v) for v in present})
-    step = (bottom - top) / max(len(cats), 1)
-    pos = {cat: bottom - step * (i + 0.5) for i, cat in enumerate(cats)}
-    every = max(1, math.ceil(len(cats) / 12))
-    return pos, None, [(y, clip(k, 16)) for i, (k, y) in enumerate(pos.items())
-                       if i % every == 0], missing_y
-
-
-def parallel_coordinates(names: Sequence[str], rows: Sequence[Sequence[Any]], *,
-                         score_label: str = "score", higher_is_better: bool = True,
-                         title: str = "", width: int = 960, height: int = 440) -> str:
-    """One polyline per row ``[param values..., score]`` across one vertical axis per
-    parameter and a last score axis, coloured by score (best drawn last, on top).
-
-    Numeric axes are linear (log when the values span 100x); text values are categories;
-    missing values (inactive parameters) sit on an "n/a" mark under their axis.
-    """
-    c = Canvas(width, height, title=title, left=40, right=150, top=78, bottom=64)
-    scored = [list(r) for r in rows if len(r) == len(names) + 1 and num(r[-1]) is not None]
-    labels = [*names, score_label]
-    n = len(labels)
-    xs = [c.left + i * (c.right - c.left) / max(n - 1, 1) for i in range(n)]
-    axes = [_pc_axis([r[i] for r in scored], c.top, c.bottom) for i in range(n)]
-    scores = [float(r[-1]) for r in scored]
-    lo, hi = (min(scores), max(scores)) if scores else (0.0, 1.0)
-
-    def goodness(s: float) -> float:
-        t = (s - lo) / (hi - lo) if hi > lo else 1.0
-        return t if higher_is_better else 1 - t
-
-    def y_of(i: int, v: Any) -> float:
-        pos, scale, _, missing = axes[i]
-        if v is None:
-            return missing
-        return scale(float(v)) if scale is not None else pos[str(v)]
-
-    spacing = (c.right - c.left) / max(n - 1, 1)
-    for i, (x, label) in enumerate(zip(xs, labels, strict=True)):
-        ly = c.top - 16 - (14 if spacing < 110 and i % 2 else 0)
-        name = _text(x, ly, clip(label, max(6, int(spacing / 6.2))), anchor="middle",
-                     weight="600")
-        c.parts.append(f"<g>{_tip(label)}{name}</g>")
-        c.parts.append(f'<line x1="{x:.1f}" y1="{c.top}" x2="{x:.1f}" y2="{c.bottom}" '
-                       f'stroke="{AXIS}"/>')
-    order = sorted(range(len(scored)), key=lambda k: goodness(scores[k]))
-    for rank, k in enumerate(order):
-        row, g = scored[k], goodness(scores[k])
-        coords = " ".join(f"{x:.1f},{y_of(i, v):.1f}" for i, (x, v) in enumerate(zip(xs, row,
-                                                                                   strict=True)))
-        top_one = rank == len(order) - 1
-        tip = ", ".join(f"{lab}={v if num(v) is None else fmt(float(v))}"
-                        for lab, v in zip(labels, row, strict=True))
-        c.parts.append(f'<polyline points="{coords}" fill="none" stroke="{ramp(g)}" '
-                       f'stroke-width="{3 if top_one else 1.4}" '
-                       f'stroke-opacity="{1 if top_one else 0.6}">{_tip(tip)}</polyline>')
-    halo = ' stroke="#fff" stroke-width="3" paint-order="stroke"'
-    for i, x in enumerate(xs):
-        _, _, ticks, missing = axes[i]
-        for y, text in ticks:
-            c.parts.append(f'<line x1="{x - 3:.1f}" y1="{y:.1f}" x2="{x + 3:.1f}" y2="{y:.1f}" '
-                           f'stroke="{AXIS}"/>')
-            c.parts.append(_text(x + 6, y + 4, text, size=10, fill="#333", extra=halo))
-        if any(r[i] is None for r in scored):
-            c.parts.append(_text(x, missing + 4, "n/a", anchor="middle", size=10, fill=MUTED))
-    bx, steps = c.right + 56, 24
-    h = (c.bottom - c.top) / steps
-    for j in range(steps):
-        g = 1 - (j + 0.5) / steps
-        c.parts.append(f'<rect x="{bx}" y="{c.top + j * h:.1f}" width="14" height="{h + 0.5:.1f}" '
-                       f'fill="{ramp(g)}"/>')
-    best, worst = (hi, lo) if higher_is_better else (lo, hi)
-    c.parts.append(_text(bx + 20, c.top + 10, f"{fmt(best)} best", size=11, fill="#333"))
-    c.parts.append(_text(bx + 20, c.bottom, f"{fmt(worst)} worst", size=11, fill="#333"))
-    c.parts.append(_text(bx - 6, c.top - 16, "colour: " + clip(score_label, 14), size=11,
-                         fill=MUTED))
     return c.svg()

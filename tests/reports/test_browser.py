@@ -7,6 +7,7 @@ The page is opened from a file with the network off (no network is needed to vie
 
 from __future__ import annotations
 
+import html as html_lib
 import json
 import os
 import re
@@ -124,9 +125,7 @@ def test_the_report_renders_without_errors_and_sorts(report: Path, tmp_path: Pat
     assert _console_errors(res.stderr, probe) == []
     found = re.search(r'<pre id="probe">(.*?)</pre>', res.stdout, flags=re.S)
     assert found, "the probe did not run: " + res.stdout[-500:]
-    got: dict[str, Any] = json.loads(found.group(1).replace("&quot;", '"')
-                                     .replace("&lt;", "<").replace("&gt;", ">")
-                                     .replace("&amp;", "&"))
+    got: dict[str, Any] = json.loads(html_lib.unescape(found.group(1)))
     assert got["errors"] == []
     assert len(got["plots"]) == html.count('<svg class="plot"') == 10
     for plot in got["plots"]:

@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from automl_bridge.reports import svg
+from automl_bridge.reports.svg_parallel import parallel_coordinates
 
 
 def _parse(s: str) -> ET.Element:
@@ -67,8 +68,8 @@ def test_line_plot_draws_lines_steps_single_points_and_a_legend() -> None:
     lambda: svg.scatter([]),
     lambda: svg.scatter([(1, 2, "x", True), (None, 2, "y", False), (-1, 3, "z", True)],
                         log_x=True),
-    lambda: svg.parallel_coordinates([], []),
-    lambda: svg.parallel_coordinates(["a", "b"], [[1, "x", 0.5], [None, None, 0.7],
+    lambda: parallel_coordinates([], []),
+    lambda: parallel_coordinates(["a", "b"], [[1, "x", 0.5], [None, None, 0.7],
                                                   [2, "y", None], [1, 2]]),
 ])
 def test_every_plot_is_well_formed_even_with_empty_or_odd_data(make) -> None:  # type: ignore[no-untyped-def]
@@ -77,7 +78,7 @@ def test_every_plot_is_well_formed_even_with_empty_or_odd_data(make) -> None:  #
 
 def test_parallel_coordinates_handles_numbers_categories_and_gaps() -> None:
     rows = [[0.001, "rf", None, 0.80], [0.1, "gbm", 64, 0.90], [1.0, "gbm", 8, 0.85]]
-    root = _parse(svg.parallel_coordinates(["lr", "family", "leaves"], rows,
+    root = _parse(parallel_coordinates(["lr", "family", "leaves"], rows,
                                            score_label="auc", higher_is_better=True))
     lines = list(root.iter("polyline"))
     assert len(lines) == 3
@@ -87,9 +88,9 @@ def test_parallel_coordinates_handles_numbers_categories_and_gaps() -> None:
     assert {"rf", "gbm", "n/a", "0.9 best", "0.8 worst"} <= texts
     assert {"0.001", "0.1", "1", "8", "64"} <= texts  # few values: each value tried
     many = [[10.0 ** (k / 2 - 3), 0.5 + k / 100] for k in range(7)]  # 0.001 .. 1
-    texts = {t.text for t in _parse(svg.parallel_coordinates(["lr"], many)).iter("text")}
+    texts = {t.text for t in _parse(parallel_coordinates(["lr"], many)).iter("text")}
     assert {"0.001", "0.01", "0.1", "1"} <= texts  # spans 1000x: a log axis with round ticks
-    low = _parse(svg.parallel_coordinates(["a"], [[1, 0.1], [2, 0.3]], higher_is_better=False))
+    low = _parse(parallel_coordinates(["a"], [[1, 0.1], [2, 0.3]], higher_is_better=False))
     assert {"0.1 best", "0.3 worst"} <= {t.text for t in low.iter("text")}
 
 
@@ -108,7 +109,7 @@ def test_text_is_escaped_in_every_plot() -> None:
             svg.bar_chart([(evil, 1.0)], title=evil, x_label=evil),
             svg.error_bars([(evil, 1.0, 0.5, 1.5, "#000")], title=evil, x_label=evil),
             svg.scatter([(1, 1, evil, True)], title=evil, x_label=evil, y_label=evil),
-            svg.parallel_coordinates([evil], [[evil, 1.0]], score_label=evil, title=evil)]
+            parallel_coordinates([evil], [[evil, 1.0]], score_label=evil, title=evil)]
     for out in outs:
         _parse(out)
         assert "<b>" not in out and "&lt;b&gt;&amp;" in out
