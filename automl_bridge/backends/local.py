@@ -164,6 +164,8 @@ class LocalBackend:
         """Run the job here and now (blocks). See :class:`LocalRun`."""
         from automl_bridge.backends._local_run import LocalRun
 
+        if run_id is not None:  # the constructor checked self.run_id; this one names a folder too
+            _check_run_id(run_id)
         return LocalRun(backend=self, spec=spec, resume=resume,
                         run_id=run_id or self.run_id, cancel=cancel or threading.Event(),
                         progress=progress).execute(data)

@@ -54,6 +54,16 @@ def open_storage(url: str) -> Any:
             f"The local backend option 'storage' must be 'memory' or a database URL such as "
             f"'sqlite:///runs/study.db'. Got {redact(url)!r}."
         )
+    try:
+        from sqlalchemy.engine import make_url
+
+        make_url(url)
+    except Exception as exc:
+        raise ConfigError(
+            f"The storage URL {redact(url)!r} cannot be parsed ({type(exc).__name__}). "
+            "Percent-encode special characters in the user name and password, e.g. "
+            "urllib.parse.quote(password, safe='')."
+        ) from None
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))

@@ -25,7 +25,11 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
                 r"[^\s'\";&,]+"), r"\1\2[removed]"),
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----",
                 re.DOTALL), "[private key removed]"),
-    (re.compile(r"(://[^/\s:@]+:)[^@/\s]+@"), r"\1****@"),  # passwords in URLs
+    # passwords in URLs, raw ones with '@', ':', '/' or '%' included: up to the token's last '@'
+    (re.compile(r"(://[^/\s:@'\"]+:)[^\s'\"]*@"), r"\1****@"),
+    # a bare SAS signature, a Google OAuth access token
+    (re.compile(r"(?i)\bsig=[^\s&'\";,]+"), "sig=[removed]"),
+    (re.compile(r"\bya29\.[A-Za-z0-9._~+/=-]+"), "ya29.[token removed]"),
 )
 
 
