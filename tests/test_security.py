@@ -530,3 +530,19 @@ def test_yaml_overrides_are_loaded_safely(tmp_path: Path) -> None:
         load_config(path, overrides=[f'job.target=!!python/object/apply:os.system '
                                      f'["touch {marker}"]'], environ={})
     assert not marker.exists()
+
+
+@pytest.mark.xfail(reason="open: the cloud clients raise our error `from` the SDK's exception, "
+                          "whose unredacted text shows in a printed traceback's cause chain "
+                          "(sagemaker/azure/vertex client.py: raise ... from None, or redact "
+                          "the cause)", strict=False)
+def test_sdk_error_in_the_cause_chain_is_clean(small: pd.DataFrame) -> None:
+    from automl_bridge.testing.fakes.sagemaker import fake_backend
+
+    spec = JobSpec(target="y", task="classification", metric="roc_auc", time_budget_s=3600)
+    backend = fake_backend("completed", run_id="r1")
+    backend.adapter.sm.fail_next("create_auto_ml_job_v2", "AccessDeniedException", CANARY_TEXT,
+                                 403)
+    with pytest.raises(AutoMLBridgeError) as info:
+        backend.run(spec, small)
+    assert_clean(*exception_texts(info.value))
