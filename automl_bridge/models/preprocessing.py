@@ -128,6 +128,10 @@ class FrameAligner(TransformerMixin, BaseEstimator):
         return np.asarray(self.output_columns_, dtype=object)
 
 
+#: Largest magnitude a numeric feature keeps; beyond it values are clipped (squares stay finite).
+MAX_ABS_VALUE = 1e100
+
+
 def _to_float(s: pd.Series, col: str) -> np.ndarray:
     if pd.api.types.is_bool_dtype(s):
         return _bool_to_float(s, col)
@@ -148,6 +152,8 @@ def _to_float(s: pd.Series, col: str) -> np.ndarray:
         arr = coerced.to_numpy(dtype=float, na_value=np.nan)
     arr = arr.copy() if not arr.flags.writeable else arr
     arr[np.isinf(arr)] = np.nan
+    # Finite but huge values (1e300) overflow the scaler's variance to inf/NaN: clip them.
+    np.clip(arr, -MAX_ABS_VALUE, MAX_ABS_VALUE, out=arr)
     return arr
 
 
