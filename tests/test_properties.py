@@ -226,3 +226,7 @@ def test_fit_and_predict_raise_only_our_errors(frame: pd.DataFrame, task: str, v
     pred = only_ours(lambda: job.predict(other), frame, other)
     if pred is not None:
         assert len(pred) == len(other)
+    if result.task == "classification":
+        proba = only_ours(lambda: job.predict_proba(other), frame, other)
+        if proba is not None:
+            assert proba.shape == (len(other), len(job.model.classes_))
