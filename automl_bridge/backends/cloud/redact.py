@@ -43,3 +43,21 @@ def redact(text: object, *, secrets: Iterable[str] = ()) -> str:
     for pattern, repl in _PATTERNS:
         out = pattern.sub(repl, out)
     return out
+
+
+def detached(mapped: BaseException, sdk_error: BaseException) -> BaseException:
+    """``mapped`` ready to raise without the SDK's exception in its chain.
+
+    SDK errors can quote credentials, tokens or signed URLs, and a printed traceback shows its
+    whole chain; so our error is raised with no cause or context, and keeps the SDK error's
+    type and redacted text in ``mapped.sdk_error`` (and its HTTP ``status_code``, if any) for
+    debugging and for callers that branch on it.
+    """
+    text = f"{type(sdk_error).__module__}.{type(sdk_error).__qualname__}: {redact(sdk_error)}"
+    mapped.sdk_error = text  # type: ignore[attr-defined]
+    status = getattr(sdk_error, "status_code", None)
+    if isinstance(status, int):
+        mapped.status_code = status  # type: ignore[attr-defined]
+    mapped.__cause__ = None
+    mapped.__suppress_context__ = True
+    return mapped

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from automl_bridge.backends.cloud.redact import redact
+from automl_bridge.backends.cloud.redact import detached, redact
 from automl_bridge.exceptions import (
     BackendNotInstalledError,
     CloudAuthError,
@@ -94,18 +94,21 @@ def make_clients(*, region: str | None, profile: str | None,
         return (session.client("sagemaker", config=config),
                 session.client("s3", config=config))
     except BotoCoreError as exc:
-        raise map_error(exc, "create the boto3 clients") from exc
+        error = detached(map_error(exc, "create the boto3 clients"), exc)
+    raise error
 
 
 def call(client: Any, operation: str, /, **kwargs: Any) -> Any:
-    """``client.<operation>(**kwargs)`` with botocore errors mapped to ours (``from`` them)."""
+    """``client.<operation>(**kwargs)`` with botocore errors mapped to ours (the botocore
+    error's type and redacted text in ``sdk_error``)."""
     try:
         return getattr(client, operation)(**kwargs)
     except Exception as exc:
         mapped = map_error(exc, operation)
         if mapped is exc:
             raise
-        raise mapped from exc
+        error = detached(mapped, exc)
+    raise error  # outside the handler: no SDK text in the chain (see redact.detached)
 
 
 def error_code(exc: BaseException) -> str | None:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from automl_bridge.backends.cloud.redact import redact
+from automl_bridge.backends.cloud.redact import detached, redact
 from automl_bridge.backends.cloud.retry import retry_call
 from automl_bridge.exceptions import (
     BackendNotInstalledError,
@@ -198,7 +198,8 @@ class VertexClient:
             mapped = map_error(exc, op)
             if mapped is exc:
                 raise
-            raise mapped from exc
+            error = detached(mapped, exc)
+        raise error  # outside the handler: no SDK text in the chain (see redact.detached)
 
     # --- GCS ---------------------------------------------------------------------------------
 
