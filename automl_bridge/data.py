@@ -467,7 +467,16 @@ def _encode_target(
                 "converted to strings."
             )
             values = [str(v) for v in values]
-        arr = np.asarray(values, dtype=object)
+        elif not all(isinstance(v, (str, int, float)) for v in values):
+            # bytes, tuples, Decimal, Timestamp, Period...: scikit-learn cannot use them as
+            # labels (and numpy turns tuples into rows), so they become their text.
+            warnings.append(
+                f"The target {spec.target!r} holds {sorted(kinds)[0]} values; they were "
+                "converted to strings."
+            )
+            values = [str(v) for v in values]
+        arr = np.empty(len(values), dtype=object)
+        arr[:] = values
     classes = sorted(set(arr.tolist()), key=_sort_key)
     return arr, classes
 

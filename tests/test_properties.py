@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -93,11 +94,17 @@ def column(draw: st.DrawFn, n: int, kind: str | None = None) -> pd.Series:
     return pd.Series(vals, dtype="boolean")
 
 
+_EXOTIC_LABELS = [(b"a", b"b"), ((0,), (1, 2)), (Decimal("0.5"), Decimal("1")),
+                  (pd.Timestamp("2020-01-01"), pd.Timestamp("2021-01-01")),
+                  (pd.Timedelta(hours=1), pd.Timedelta(hours=2)),
+                  (pd.Period("2020-01", freq="M"), pd.Period("2020-02", freq="M"))]
+
+
 @st.composite
 def target(draw: st.DrawFn, n: int) -> pd.Series:
     """A target: labels with rare/single classes or missing values, or numbers with ±inf."""
     kind = draw(st.sampled_from(["labels", "int_labels", "bool", "regression", "category",
-                                 "single", "mixed"]))
+                                 "single", "mixed", "exotic"]))
     if kind == "labels":
         cell: st.SearchStrategy[Any] = st.one_of(st.sampled_from(["a", "b", "c", "é", ""]),
                                                  st.none())
@@ -115,6 +122,10 @@ def target(draw: st.DrawFn, n: int) -> pd.Series:
     if kind == "category":
         vals = draw(st.lists(st.sampled_from(["x", "y", None]), min_size=n, max_size=n))
         return pd.Series(vals, dtype=pd.CategoricalDtype(["x", "y", "unused"]))
+    if kind == "exotic":  # labels scikit-learn cannot take as they are
+        pair = draw(st.sampled_from(_EXOTIC_LABELS))
+        return pd.Series(draw(st.lists(st.sampled_from(pair), min_size=n, max_size=n)),
+                         dtype=object)
     if kind == "single":
         return pd.Series(["only"] * n, dtype=object)
     cell = st.one_of(st.integers(0, 2), st.sampled_from(["0", "a"]), st.none())
@@ -183,9 +194,21 @@ def _quiet(caplog: pytest.LogCaptureFixture) -> None:
 # --- properties ----------------------------------------------------------------------------
 
 
+#: Regressions found by the properties below (kept whatever the strategies generate).
+_HUGE_FEATURE = pd.DataFrame({  # 1e300 overflowed StandardScaler's variance to NaN
+    "x": [1e300] + [0.0] * 9, "label": [0.0, 1.0] * 5})
+_TUPLE_TARGET = pd.DataFrame({  # numpy made rows of the tuples: TypeError unhashable 'list'
+    "x": np.arange(10.0), "label": [(0,), (1, 2)] * 5})
+_DATE_TARGET = pd.DataFrame({  # Timestamp labels: every trial failed, "Unknown label type"
+    "x": np.arange(10.0), "label": pd.to_datetime([0, 1] * 5, unit="D")})
+_BYTES_TARGET = pd.DataFrame({  # bytes labels were miscounted as single-row classes
+    "x": np.arange(10.0), "label": [b"a", b"b"] * 5})
+
+
 @settings(max_examples=300, **SETTINGS)
 @given(frame=frames(), task=st.sampled_from(["auto", "classification", "regression"]),
        validation=st.sampled_from(["holdout", "auto", "cv"]))
+@example(frame=_TUPLE_TARGET, task="auto", validation="holdout")
 def test_prepare_training_data_raises_only_our_errors(frame: pd.DataFrame, task: str,
                                                       validation: str) -> None:
     spec = JobSpec(target=TARGET, task=task, max_trials=1, validation=validation)
@@ -197,11 +220,6 @@ def _job_fields(task: str, validation: str) -> dict[str, Any]:
             "models": ["linear"], "validation": validation, "ensemble": False}
 
 
-#: Regressions found by the properties below (kept whatever the strategies generate).
-_HUGE_FEATURE = pd.DataFrame({  # 1e300 overflowed StandardScaler's variance to NaN
-    "x": [1e300] + [0.0] * 9, "label": [0.0, 1.0] * 5})
-
-
 @settings(max_examples=60, **SETTINGS)
 @given(frame=frames(min_rows=4), task=st.sampled_from(["auto", "classification", "regression"]),
        validation=st.sampled_from(["holdout", "auto"]),
@@ -209,6 +227,11 @@ _HUGE_FEATURE = pd.DataFrame({  # 1e300 overflowed StandardScaler's variance to 
        other=frames(with_target=False))
 @example(frame=_HUGE_FEATURE, task="regression", validation="holdout", how="same",
          other=_HUGE_FEATURE)
+@example(frame=_TUPLE_TARGET, task="auto", validation="holdout", how="same", other=_TUPLE_TARGET)
+@example(frame=_DATE_TARGET, task="classification", validation="holdout", how="same",
+         other=_DATE_TARGET)
+@example(frame=_BYTES_TARGET, task="auto", validation="holdout", how="same",
+         other=_BYTES_TARGET)
 def test_fit_and_predict_raise_only_our_errors(frame: pd.DataFrame, task: str, validation: str,
                                                how: str, other: pd.DataFrame) -> None:
     job = AutoMLJob(**_job_fields(task, validation)).with_backend(
