@@ -80,7 +80,8 @@ def test_client_errors_fail_at_once_with_our_type(data: pd.DataFrame, status: in
     with pytest.raises(error) as info:
         fake.backend(run_id="r1").submit(SPEC, data)
     assert job_puts(fake) == 1  # no retry without Retry-After
-    assert info.value.__cause__ is not None
+    assert info.value.__cause__ is None  # no SDK text in the chain; its type is kept
+    assert info.value.sdk_error.startswith("azure.core.exceptions.")
     assert "create the AutoML job" in str(info.value)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from automl_bridge.backends.cloud.redact import redact
+from automl_bridge.backends.cloud.redact import detached, redact
 from automl_bridge.exceptions import (
     BackendNotInstalledError,
     CloudAuthError,
@@ -80,7 +80,8 @@ def call(operation: str, fn: Callable[[], T], *, secrets: Iterable[str] = ()) ->
         mapped = map_error(exc, operation, secrets=secrets)
         if mapped is None:
             raise
-        raise mapped from exc
+        error = detached(mapped, exc)
+    raise error  # outside the handler: no SDK text in the chain (see redact.detached)
 
 
 def map_error(exc: BaseException, operation: str, *,
@@ -158,7 +159,8 @@ def is_conflict(exc: BaseException) -> bool:
     seen: BaseException | None = exc
     while seen is not None:
         if getattr(seen, "status_code", None) == 409 or \
-                type(seen).__name__ == "ResourceExistsError":
+                type(seen).__name__ == "ResourceExistsError" or \
+                "ResourceExistsError" in str(getattr(seen, "sdk_error", "")):
             return True
         seen = seen.__cause__
     return False
