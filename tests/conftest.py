@@ -27,10 +27,13 @@ def _torch_one_thread() -> Iterator[None]:
     """Tests that use torch (imported by their module) run it on one thread: fast on a shared
     2-core machine, and the same numbers everywhere; the setting is restored afterwards."""
     torch = sys.modules.get("torch")
-    if torch is None:
+    try:  # torch may still be importing in another thread (partially initialised)
+        before = torch.get_num_threads() if torch is not None else None
+    except (AttributeError, ImportError):
+        before = None
+    if before is None:
         yield
         return
-    before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
