@@ -237,3 +237,17 @@ def test_cli_refuses_cleanup_on_the_local_backend(tmp_path, capsys) -> None:
     config.write_text("job: {target: y, task: classification}\nbackend: local\n")
     assert cli.main(["cleanup", str(config)]) != 0
     assert "acts on cloud jobs" in capsys.readouterr().err
+
+
+def test_no_copy_of_the_data_is_left_behind(frame, tmp_path, monkeypatch) -> None:
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    backend = ScriptedBackend(adapter=ScriptedAdapter(), sleep=lambda s: None)
+    result = backend.run(SPEC, frame)
+    assert list(result.best.model.predict(frame.drop(columns="y"))) == [1] * 60
+    refused = JobSpec(target="y", task="classification", time_budget_s=60, search="tpe")
+    with pytest.raises(UnsupportedSpecError):
+        backend.run(refused, frame)
+    assert backend.check(SPEC, frame) == []
+    assert list(tmp_path.iterdir()) == []  # uploaded, then the CSV and its folder removed

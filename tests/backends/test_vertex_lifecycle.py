@@ -105,7 +105,10 @@ def test_cancel_reports_stopping_before_cancelled() -> None:
 
 
 def _staged(b: VertexBackend, fake: FakeVertex) -> tuple:
-    table, _ = b._table(SPEC, frame(), "run-1")
+    import tempfile
+
+    table, _, data = b._table(SPEC, frame(), "run-1", Path(tempfile.mkdtemp()))
+    data.to_csv(table.path, index=False)
     identity = b._identity("run-1", table)
     return table, b.adapter.stage(table, identity), identity
 

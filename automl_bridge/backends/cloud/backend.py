@@ -112,10 +112,13 @@ class CloudBackend:
         from automl_bridge.backends.local import new_run_id
 
         run_id = self.run_id or new_run_id()
-        table, warnings = self._table(spec, data, run_id)
-        warnings = [*warnings, *self.adapter.validate(spec, table)]
-        identity = self._identity(run_id, table)
-        staged = self.adapter.stage(table, identity)
+        with self._staging_folder() as folder:
+            table, warnings, frame = self._table(spec, data, run_id, folder)
+            warnings = [*warnings, *self.adapter.validate(spec, table)]
+            frame.to_csv(table.path, index=False)  # only once the spec was accepted
+            del frame
+            identity = self._identity(run_id, table)
+            staged = self.adapter.stage(table, identity)
         job: RemoteJob | None = None
         try:
             job = self.adapter.submit(spec, table, staged, identity)
@@ -174,34 +177,42 @@ class CloudBackend:
         the spec against the service. Returns the warnings; raises what submit would."""
         from automl_bridge.backends.local import new_run_id
 
-        table, warnings = self._table(spec, data, self.run_id or new_run_id())
-        try:
-            return [*warnings, *self.adapter.validate(spec, table)]
-        finally:
-            Path(table.path).unlink(missing_ok=True)
+        folder = Path(self.work_dir or tempfile.gettempdir())
+        table, warnings, _ = self._table(spec, data, self.run_id or new_run_id(), folder)
+        return [*warnings, *self.adapter.validate(spec, table)]  # nothing written
 
     # --- steps ---------------------------------------------------------------------------------
 
-    def _table(self, spec: JobSpec, data: Any, run_id: str) -> tuple[TrainingTable, list[str]]:
-        """Check ``data`` like the local engine and write it once as CSV."""
+    @contextlib.contextmanager
+    def _staging_folder(self) -> Iterator[Path]:
+        """Where the CSV sent to the service is written: ``work_dir`` (kept), or a temporary
+        folder removed once the data is uploaded (no copy of the data is left behind)."""
+        if self.work_dir:
+            folder = Path(self.work_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            yield folder
+            return
+        with tempfile.TemporaryDirectory(prefix="automl-bridge-cloud-") as tmp:
+            yield Path(tmp)
+
+    def _table(self, spec: JobSpec, data: Any, run_id: str, folder: Path
+               ) -> tuple[TrainingTable, list[str], Any]:
+        """Check ``data`` like the local engine; the table (its CSV at ``folder``, not yet
+        written), the warnings and the frame to write."""
         from automl_bridge.data import prepare_training_data
 
         tdata = prepare_training_data(data, spec)
-        folder = Path(self.work_dir) if self.work_dir else Path(tempfile.mkdtemp(
-            prefix="automl-bridge-cloud-"))
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{run_id}-train.csv"
-        frame = tdata.X.copy()
+        frame = tdata.X  # our own validated copy: the target joins it without another copy
         frame[spec.target] = tdata.y
-        frame.to_csv(path, index=False)
-        dtypes = {c: k for c, k in tdata.schema.kinds.items()}
+        dtypes = dict(tdata.schema.kinds)
         dtypes[spec.target] = "target"
         table = TrainingTable(
-            path=str(path), target=spec.target, task=tdata.task, metric=tdata.metric,
-            n_rows=len(frame), columns=tuple(str(c) for c in frame.columns), dtypes=dtypes,
+            path=str(folder / f"{run_id}-train.csv"), target=spec.target, task=tdata.task,
+            metric=tdata.metric, n_rows=len(frame),
+            columns=tuple(str(c) for c in frame.columns), dtypes=dtypes,
             classes=tuple(tdata.classes) if tdata.classes is not None else None,
             sha256=str(tdata.fingerprint.get("sha256", "")))
-        return table, list(tdata.warnings)
+        return table, list(tdata.warnings), frame
 
     def _identity(self, run_id: str, table: TrainingTable) -> JobIdentity:
         return JobIdentity(run_id=run_id, data_sha256=table.sha256,
@@ -309,12 +320,13 @@ class RemoteModel:
 
     def predict(self, frame: Any) -> Any:
         """Predictions for ``frame`` (a DataFrame or a CSV path) from the service."""
-        data: Any = frame
-        if not isinstance(frame, str | os.PathLike):
-            folder = Path(tempfile.mkdtemp(prefix="automl-bridge-predict-"))
-            data = str(folder / "input.csv")
-            frame.to_csv(data, index=False)
-        out = self.backend.adapter.predict(self.job, str(data))
+        if isinstance(frame, str | os.PathLike):
+            out = self.backend.adapter.predict(self.job, str(frame))
+        else:
+            with tempfile.TemporaryDirectory(prefix="automl-bridge-predict-") as tmp:
+                path = str(Path(tmp) / "input.csv")
+                frame.to_csv(path, index=False)
+                out = self.backend.adapter.predict(self.job, path)
         return out["prediction"].to_numpy() if hasattr(out, "columns") and \
             "prediction" in out.columns else out
 
