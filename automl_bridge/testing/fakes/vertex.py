@@ -106,11 +106,7 @@ class FakeVertex:
     @contextlib.contextmanager
     def serve(self) -> Iterator[Any]:
         """Intercept HTTP while the block runs (yields the ``responses`` mock)."""
-        import responses
-
-        with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-            for method in ("GET", "POST", "PUT", "DELETE"):
-                mock.add_callback(method, re.compile(r"https://.*"), callback=self._handle)
+        with _intercept(self._handle) as mock:
             yield mock
 
     # --- dispatch ------------------------------------------------------------------------------
@@ -402,11 +398,7 @@ class FakeVertexHub:
     @contextlib.contextmanager
     def serve(self) -> Iterator[Any]:
         """Intercept HTTP for every fake of the hub while the block runs."""
-        import responses
-
-        with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-            for method in ("GET", "POST", "PUT", "DELETE"):
-                mock.add_callback(method, re.compile(r"https://.*"), callback=self._handle)
+        with _intercept(self._handle) as mock:
             yield mock
 
     def _handle(self, request: Any) -> tuple[int, dict[str, str], str | bytes]:
@@ -419,6 +411,17 @@ class FakeVertexHub:
         if m and m.group(1) in self._by_bucket:
             return self._by_bucket[m.group(1)]._handle(request)
         return _error(404, f"no fake serves {path}")
+
+
+@contextlib.contextmanager
+def _intercept(handle: Any) -> Iterator[Any]:
+    """Every HTTPS request goes to ``handle`` while the block runs (a ``responses`` mock)."""
+    import responses
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        for method in ("GET", "POST", "PUT", "DELETE"):
+            mock.add_callback(method, re.compile(r"https://.*"), callback=handle)
+        yield mock
 
 
 def _metrics(kind: str) -> dict[str, Any]:
