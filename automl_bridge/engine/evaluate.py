@@ -233,11 +233,12 @@ def evaluate(ctx: EvalContext, family_name: str, params: dict[str, Any], *,
             break
     model = TabularModel(pipeline=pipe, task=ctx.task, target=ctx.target, classes=ctx.classes,
                          family=family_name, params=params)
-    saved = save_weights is not None and not pruned and bool(fitter.fitted_models())
+    networks = fitter.fitted_models() if save_weights is not None and not pruned else {}
+    saved = bool(networks)
     if saved:
         from automl_bridge.engine.weights import save_fold_weights
 
-        save_fold_weights(str(save_weights), fitter.fitted_models())
+        save_fold_weights(str(save_weights), networks)
     out: dict[str, Any] = {
         "score": float(score), "metrics": metrics, "model": model,
         "fit_time_s": time.perf_counter() - start, "n_splits": len(ctx.splits),

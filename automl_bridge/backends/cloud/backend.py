@@ -92,7 +92,6 @@ class CloudBackend:
         self.sleep, self.clock = sleep, clock
         self.adapter: CloudAdapter = self.make_adapter(strict=self.strict, **options)
         self._tables: dict[str, TrainingTable] = {}
-        self._warnings: dict[str, list[str]] = {}
 
     def make_adapter(self, *, strict: bool, **options: Any) -> CloudAdapter:
         """The service's adapter for ``options`` (implemented by each cloud)."""
@@ -126,7 +125,6 @@ class CloudBackend:
             self._stop_after_failed_submit(identity)
             raise
         self._tables[run_id] = table
-        self._warnings[run_id] = warnings
         return RunHandle(run_id=run_id, backend=self.name,
                          info={"job": job.to_info(), "warnings": warnings,
                                "started": time.time(), "spec": spec.to_dict(),
