@@ -312,6 +312,52 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if result.status is RunStatus.COMPLETED else 1
 
 
+# --- worker --------------------------------------------------------------------------------
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """``automl-bridge worker``: join a shared run on PostgreSQL and work until it ends."""
+    import os
+
+    from automl_bridge.progress import make_progress
+
+    cfg = _load(args)
+    if cfg.backend != "local":
+        raise ConfigError(f"Workers run the local engine; the config chose the backend "
+                          f"{cfg.backend!r} ({cfg.backend_origin}). Pass --backend local.")
+    train = _require_train(cfg)
+    options = dict(cfg.backend_options)
+    storage = args.storage or os.environ.get("AUTOML_BRIDGE_STORAGE") or options.get("storage")
+    if not storage:
+        raise ConfigError(
+            "A worker needs a PostgreSQL storage shared by all workers: pass --storage "
+            "postgresql://user:password@host/db, set AUTOML_BRIDGE_STORAGE (keeps the password "
+            "out of the process list), or set backends.local.storage in the config.")
+    options["storage"] = storage
+    if args.run_id:
+        options["run_id"] = args.run_id
+    if args.n_jobs is not None:
+        options["n_jobs"] = args.n_jobs
+    job = cfg.job().with_backend("local", **options)
+    result = job.work(train, progress=make_progress(quiet=args.quiet))
+    here = result.extra.get("trials_here", 0)
+    final = result.extra.get("final") or {}
+    if result.extra.get("finalized_here"):
+        where = f"final model written here: {result.model_path}"
+    else:
+        where = f"final model written by {final.get('process', '?')}"
+        if final.get("model_path"):
+            where += f" at {final['model_path']}"
+    best = result.best
+    best_text = "no complete candidate" if best is None else \
+        f"best {result.metric} {_fmt(best.score)} ({best.family}, candidate {best.candidate_id})"
+    _out(f"Run {result.run_id}: {result.status.value}; {len(result.candidates)} trials in all, "
+         f"{here} run by this worker; {best_text}; {where}.")
+    from automl_bridge.results import RunStatus
+
+    return 0 if result.status is RunStatus.COMPLETED else 1
+
+
 # --- predict -------------------------------------------------------------------------------
 
 
@@ -552,6 +598,24 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also write report.html beside the result (scored on data.test)")
     run.set_defaults(func=cmd_run)
 
+    work = sub.add_parser(
+        "worker", parents=[common], help="join a shared run on PostgreSQL as one worker",
+        description="Work on the config's job together with any number of other workers "
+                    "(on this or other machines) that share a PostgreSQL storage. The run ends "
+                    "when its budget, counted over all workers, is spent; one worker then "
+                    "refits and writes the final model.")
+    _config_args(work)
+    work.add_argument("--storage", metavar="URL",
+                      help="postgresql://user:password@host:port/db (default: the environment "
+                           "variable AUTOML_BRIDGE_STORAGE, then backends.local.storage)")
+    work.add_argument("--run-id", metavar="ID",
+                      help="the shared run's name (default: derived from the spec and data, "
+                           "so workers given the same config and data agree)")
+    work.add_argument("--n-jobs", type=int, metavar="N",
+                      help="trials this worker runs at once (default: the config's n_jobs, 1)")
+    work.add_argument("-q", "--quiet", action="store_true", help="no live progress")
+    work.set_defaults(func=cmd_worker)
+
     rep = sub.add_parser("report", parents=[common], help="compare runs in one report",
                          description="Compare saved runs (result.json files, local or cloud) "
                                      "in one self-contained HTML, Markdown or JSON file.")
@@ -653,8 +717,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BrokenPipeError:  # e.g. `predict ... -o - | head`
             _silence_stdout()
             return 141
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             hint = (" The partial run was kept; continue it with --resume."
                     if args.command == "run" else "")
+            if args.command == "worker":
+                hint = " Its running trial was released; start the worker again to go on."
             print(f"interrupted.{hint}", file=sys.stderr)
-            return 130
+            return 143 if getattr(exc, "signal", "") == "SIGTERM" else 130

@@ -104,6 +104,22 @@ class RunError(AutoMLBridgeError, RuntimeError):
     """A run could not complete."""
 
 
+class FitInterrupted(KeyboardInterrupt):
+    """``fit`` was stopped by Ctrl-C (SIGINT) or SIGTERM.
+
+    A ``KeyboardInterrupt``, so code that stops on Ctrl-C still stops. ``result`` is the
+    partial :class:`~automl_bridge.results.RunResult` (status ``interrupted``), written to the
+    run directory like any other; ``signal`` is ``"SIGINT"`` or ``"SIGTERM"``. The run can be
+    continued with ``fit(..., resume=True)``.
+    """
+
+    def __init__(self, result: object = None, signal: str = "SIGINT") -> None:
+        super().__init__(f"The run was interrupted ({signal}); its partial result is kept. "
+                         "Continue it with resume=True.")
+        self.result = result
+        self.signal = signal
+
+
 class AllTrialsFailedError(RunError):
     """Every trial of a run failed; the message shows the first failure."""
 

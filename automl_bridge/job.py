@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from automl_bridge.exceptions import ModelNotFittedError, SpecError
+from automl_bridge.exceptions import ConfigError, ModelNotFittedError, SpecError
 from automl_bridge.results import RunResult, RunStatus
 from automl_bridge.spec import JobSpec
 
@@ -107,6 +107,28 @@ class AutoMLJob:
                 backend.cancel(handle)
                 raise
         self._result = result
+        return result
+
+    def work(self, data: Any, *, progress: Any = None) -> RunResult:
+        """Join this job's shared run as one worker (local backend on PostgreSQL).
+
+        Start the same call (or ``automl-bridge worker``) in as many processes and machines
+        as you like; they share the budget, and exactly one of them refits and writes the
+        final model (see :meth:`automl_bridge.backends.local.LocalBackend.work`).
+        """
+        backend = self.backend
+        if not hasattr(backend, "work"):
+            raise ConfigError(
+                f"Workers run on the local backend; this job's backend is "
+                f"{self._backend_name!r}. Use job.with_backend('local', "
+                "storage='postgresql://...').")
+        if progress is None:
+            from automl_bridge.progress import make_progress
+
+            progress = make_progress()
+        result: RunResult = backend.work(self._spec, data, progress=progress)
+        if result.best is not None and result.best.model is not None:
+            self._result = result
         return result
 
     def submit(self, data: Any, *, resume: bool = False) -> Any:

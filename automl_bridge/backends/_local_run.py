@@ -22,18 +22,21 @@ from automl_bridge.backends.local import (
     summarize_failures,
     usable_families,
 )
+from automl_bridge.engine.coordination import FINAL_ATTR, GRACE_BEATS, Coordinator
 from automl_bridge.engine.objectives import Objectives, objective_points, pareto_front
 from automl_bridge.engine.study import (
     ATTR_SESSIONS,
     ATTR_STATUS,
-    TRIAL_ATTR,
     create_run_study,
+    derived_run_id,
     find_resumable,
+    join_run_study,
     load_run_study,
     now_iso,
     open_storage,
     stored_trials,
 )
+from automl_bridge.exceptions import ConfigError, FitInterrupted
 from automl_bridge.metrics import get_metric
 from automl_bridge.results import Candidate, CandidateState, RunResult, RunStatus
 from automl_bridge.spec import COST_OBJECTIVES
@@ -61,12 +64,16 @@ class LocalRun:
     """Executes one run; see the module docstring."""
 
     def __init__(self, *, backend: LocalBackend, spec: JobSpec, resume: bool,
-                 run_id: str | None, cancel: threading.Event, progress: Any) -> None:
+                 run_id: str | None, cancel: threading.Event, progress: Any,
+                 join: bool = False) -> None:
         from automl_bridge.progress import SilentProgress
 
         self.backend = backend
         self.spec = spec
         self.resume = resume
+        self.join = join  # a worker: join the run if it exists, else create it
+        self.coord: Coordinator | None = None
+        self._signal = "SIGINT"
         self.run_id = run_id
         self.cancel = cancel
         self.progress = progress or SilentProgress()
@@ -104,6 +111,7 @@ class LocalRun:
         pool = ThreadPoolExecutor(1, thread_name_prefix="automl-bridge-storage")
         self._located = pool.submit(self._locate_storage)
         pool.shutdown(wait=False)
+        restore = self._catch_sigterm()
         try:
             tdata = prepare_training_data(data, self.spec)
             return self._execute(tdata, executors)
@@ -111,12 +119,33 @@ class LocalRun:
             self._discard_unused_run_dir()
             raise
         finally:
+            restore()
+            if self.coord is not None:
+                self.coord.close()
             for ex in executors:
                 ex.close()
             if self._scratch is not None:
                 import shutil
 
                 shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def _catch_sigterm(self) -> Any:
+        """SIGTERM stops the run like Ctrl-C (Python's default would skip every ``finally``).
+
+        Only in the main thread (where signal handlers live); returns the undo function.
+        """
+        import signal
+
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+
+        def on_term(_signum: int, _frame: Any) -> None:
+            self._signal = "SIGTERM"
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one is enough
+            raise KeyboardInterrupt("SIGTERM")
+
+        before = signal.signal(signal.SIGTERM, on_term)
+        return lambda: signal.signal(signal.SIGTERM, before)
 
     def _weights_dir(self, strategy: Any) -> str | None:
         """Where network trials save weights for their children (``morphism``): the run
@@ -133,11 +162,13 @@ class LocalRun:
         self._scratch = tempfile.mkdtemp(prefix="automl-bridge-weights-")
         return self._scratch
 
-    def _locate_storage(self) -> tuple[Any, str, bool]:
+    def _locate_storage(self) -> tuple[Any, str | None, bool]:
         """The storage and run id of this run, and whether it resumes an earlier one."""
         storage, run_id = self._storage_for_run()
         if self.resume and run_id is not None:
             return storage, run_id, True
+        if self.join:
+            return storage, run_id, False  # the run id may come from the data (_open_study)
         run_id = run_id or new_run_id()
         if storage is None:
             storage = self._default_storage(run_id)
@@ -203,42 +234,79 @@ class LocalRun:
             if name not in COST_OBJECTIVES:
                 get_metric(name, tdata.task)  # a metric of another task: MetricError
         study, session, strategy = self._open_study(tdata, objectives, families, space_ctx)
+        coord = self.coord
+        assert coord is not None
         self.objectives = objectives
-        trials_left = None
-        if spec.max_trials is not None:
-            trials_left = max(0, spec.max_trials - _finished(study))
         budget = Budget(deadline=self._session_deadline(study, session),
-                        trials_left=trials_left, write_reserve_s=self.write_reserve)
+                        trials_left=None, write_reserve_s=self.write_reserve)
         self._deadline_for_final = budget.deadline
         ensemble = spec.ensemble is True or (spec.ensemble == "auto" and not objectives.multi
                                              and not objectives.constraints)
+        if ensemble and coord.shared:
+            ensemble = False
+            self.warnings.append(
+                "Ensemble selection was skipped: it needs every candidate's validation "
+                "predictions, and with a shared storage they stay in the process that "
+                "evaluated them. The final model is the best single pipeline.")
         search = Search(study=study, families=families, space_ctx=space_ctx,
                         executors=executors, budget=budget, direction=direction,
                         session=session, cancel=self.cancel, progress=self.progress,
                         objectives=objectives, plan=strategy.plan,
                         exhausted=strategy.exhausted, keep_predictions=ensemble,
                         warm_start_full=strategy.multi_fidelity and spec.estimation is None,
-                        weights_dir=self._weights_dir(strategy))
+                        weights_dir=self._weights_dir(strategy), coordinator=coord)
         self.progress.start(run_id=self.run_id or "", metric=tdata.metric,
                             max_trials=spec.max_trials, time_budget_s=spec.time_budget_s)
         extra = {"validation": scheme, "storage": self._storage_label,
                  "isolation": self.isolation, "n_jobs": len(executors),
                  "families": list(families), "task_reason": tdata.task_reason,
                  "strategy": strategy.name,
-                 "plan": strategy.plan.to_dict() if strategy.plan is not None else None}
-        try:
-            search.run()
-        except KeyboardInterrupt:
-            self.progress.stop()
-            study.set_user_attr(ATTR_STATUS, "interrupted")
-            self._finish(study, tdata, direction, RunStatus.INTERRUPTED, None, extra,
-                         "interrupted by the user")
-            raise
+                 "plan": strategy.plan.to_dict() if strategy.plan is not None else None,
+                 "process": coord.me.label}
+        if self.join and study.user_attrs.get(ATTR_STATUS) == "completed":
+            search.stop_reason = "completed"  # joined a finished run: nothing left to do
+        else:
+            try:
+                search.run()
+            except KeyboardInterrupt:
+                raise self._interrupted(study, tdata, direction, extra) from None
         self.progress.stop()
         extra["stop_reason"] = search.stop_reason
+        extra["trials_here"] = search._started
         if search.stop_reason == "cancelled":
-            study.set_user_attr(ATTR_STATUS, "cancelled")
+            if not coord.shared:
+                study.set_user_attr(ATTR_STATUS, "cancelled")
             return self._finish(study, tdata, direction, RunStatus.CANCELLED, None, extra, "")
+        if coord.shared:
+            return self._finish_shared(study, tdata, direction, executors, ectx, search, extra)
+        return self._finish_own(study, tdata, direction, executors, ectx, search, extra,
+                                ensemble)
+
+    def _interrupted(self, study: Any, tdata: TrainingData, direction: str,
+                     extra: dict[str, Any]) -> FitInterrupted:
+        """Ctrl-C or SIGTERM: fail this process's running trials (void: they are not counted
+        and a resume replaces them), write the partial result, and say so."""
+        import signal
+
+        main = threading.current_thread() is threading.main_thread()
+        before = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        try:
+            self.progress.stop()
+            assert self.coord is not None
+            self.coord.abandon(study)
+            if not self.coord.shared:  # other workers may go on with a shared run
+                study.set_user_attr(ATTR_STATUS, "interrupted")
+            result = self._finish(study, tdata, direction, RunStatus.INTERRUPTED, None, extra,
+                                  f"interrupted ({self._signal})")
+        finally:
+            if before is not None:
+                signal.signal(signal.SIGINT, before)
+        return FitInterrupted(result, self._signal)
+
+    def _finish_own(self, study: Any, tdata: TrainingData, direction: str,
+                    executors: list[Any], ectx: EvalContext, search: Any,
+                    extra: dict[str, Any], ensemble: bool) -> RunResult:
+        """The final step of a run this process owns (SQLite, memory)."""
         from automl_bridge.engine.runner import candidates_from_study
 
         summarize_failures(candidates_from_study(study))
@@ -247,6 +315,75 @@ class LocalRun:
             model = self._ensemble(study, direction, executors, ectx, search, model)
         study.set_user_attr(ATTR_STATUS, "completed")
         return self._finish(study, tdata, direction, RunStatus.COMPLETED, model, extra, "")
+
+    def _finish_shared(self, study: Any, tdata: TrainingData, direction: str,
+                       executors: list[Any], ectx: EvalContext, search: Any,
+                       extra: dict[str, Any]) -> RunResult:
+        """The final step of a shared run: exactly one process refits and writes the model.
+
+        The first process to get here holds the run's final lock, waits for the other
+        processes' running trials (or the deadline), refits the best candidate, writes
+        ``result.json`` and ``model.skops`` in its run directory and marks the run completed.
+        The others wait for the lock, then return the same candidates without the model (the
+        result names the process and the path that hold it). Should the finalizing process
+        die, the next process to get the lock finalizes instead.
+        """
+        from automl_bridge.engine.runner import candidates_from_study
+
+        coord = self.coord
+        assert coord is not None
+        with coord.finalizing():
+            if study.user_attrs.get(ATTR_STATUS) == "completed":
+                return self._follower_result(study, tdata, direction, extra)
+            self._wait_for_others(study)
+            summarize_failures(candidates_from_study(study))
+            model = self._final_model(study, direction, executors, ectx, search.fallback)
+            extra["finalized_here"] = True
+            result = self._finish(study, tdata, direction, RunStatus.COMPLETED, model, extra,
+                                  "")
+            study.set_user_attr(FINAL_ATTR, {
+                "process": coord.me.label, "at": now_iso(),
+                "best": result.best.candidate_id if result.best is not None else None,
+                "model_path": result.model_path,
+                "run_dir": str(self.backend.run_dir.absolute()) if self.backend.run_dir
+                else None})
+            study.set_user_attr(ATTR_STATUS, "completed")
+            return result
+
+    def _wait_for_others(self, study: Any, poll_s: float = 0.2) -> None:
+        """Until no other process runs a trial of this run (lost ones are swept), or the
+        deadline."""
+        coord = self.coord
+        assert coord is not None
+        deadline = self._deadline_for_final
+        while coord.running_elsewhere(study):
+            if deadline is not None and time.monotonic() >= deadline - self.write_reserve:
+                self.warnings.append("Trials of other workers were still running at the "
+                                     "deadline; the final model was chosen without them.")
+                return
+            if self.cancel.is_set():
+                return
+            with coord.lock():
+                coord.sweep(study)
+            time.sleep(poll_s)
+
+    def _follower_result(self, study: Any, tdata: TrainingData, direction: str,
+                         extra: dict[str, Any]) -> RunResult:
+        """This process's view of a run another process finalized: the candidates, and
+        where the final model is (no model object here)."""
+        final = dict(study.user_attrs.get(FINAL_ATTR) or {})
+        extra["final"] = final
+        result = self._finish(study, tdata, direction, RunStatus.COMPLETED, None, extra, "",
+                              write=False)
+        best_id = final.get("best")
+        if best_id is not None:
+            result.best = next((c for c in result.candidates if c.candidate_id == best_id),
+                               result.best)
+        where = final.get("model_path") or "its run directory"
+        result.warnings.append(
+            f"The final model was refit and written by the process {final.get('process')} "
+            f"({where}); this process returns the candidates only.")
+        return result
 
     # --- study -------------------------------------------------------------------------------
 
@@ -258,34 +395,60 @@ class LocalRun:
 
         spec, b = self.spec, self.backend
         storage, run_id, resuming = self._located.result()
+        sha = tdata.fingerprint["sha256"]
+        if self.join and run_id is None:
+            run_id = derived_run_id(spec, sha)
+        assert run_id is not None
         self.run_id = run_id
+        existing = stored_trials(storage, run_id) if resuming or self.join else 0
         strategy = make_strategy(spec.search_strategy, StrategyContext(
             seed=spec.seed, n_jobs=b.n_jobs, options=spec.search_options,
             directions=objectives.directions, space=engine_space(families, space_ctx),
             max_trials=spec.max_trials, time_budget_s=spec.time_budget_s,
             n_rows=space_ctx.n_rows, constrained=bool(objectives.constraints),
-            resumed_trials=stored_trials(storage, run_id) if resuming else 0))
+            resumed_trials=existing, salt=_salt(storage)))
         strategy = apply_estimation(strategy, spec.estimation_method, spec.estimation_options,
                                     metric=tdata.metric)
         self.warnings.extend(strategy.notes)
-        sha = tdata.fingerprint["sha256"]
+        coord = self.coord = Coordinator(storage, run_id, max_trials=spec.max_trials,
+                                         heartbeat_s=b.heartbeat_s,
+                                         grace_s=b.heartbeat_s * GRACE_BEATS)
+        if self.join and not coord.shared:
+            raise ConfigError(
+                f"A worker needs a PostgreSQL storage, which several processes can share; got "
+                f"{self._storage_label!r}. SQLite serves one process per run (use "
+                "`automl-bridge run` / job.fit for that), and an in-memory study lives in one "
+                "process. Start PostgreSQL and pass storage='postgresql://user:password@host/db'"
+                " (see docs/scaling.md).")
+        created = False
         if resuming:
             study = load_run_study(storage, run_id=run_id, spec=spec, data_sha256=sha,
                                    sampler=strategy.sampler, pruner=strategy.pruner)
-            self._sweep_zombies(study)
+        elif self.join:
+            study, created = join_run_study(storage, run_id=run_id, spec=spec,
+                                            data_sha256=sha, directions=objectives.directions,
+                                            sampler=strategy.sampler, pruner=strategy.pruner)
         else:
             if self.resume:
                 self.warnings.append("resume=True found no unfinished run; a new run started.")
             self._study_made = True
-            study = create_run_study(storage, run_id=self.run_id, spec=spec, data_sha256=sha,
+            created = True
+            study = create_run_study(storage, run_id=run_id, spec=spec, data_sha256=sha,
                                      directions=objectives.directions,
-                                     sampler=strategy.sampler, pruner=strategy.pruner)
-            if strategy.warm_start:
-                self._warm_start(study, families, space_ctx)
-        sessions = list(study.user_attrs.get(ATTR_SESSIONS, []))
-        sessions.append({"start": now_iso(), "budget_s": spec.time_budget_s})
-        study.set_user_attr(ATTR_SESSIONS, sessions)
-        study.set_user_attr(ATTR_STATUS, "running")
+                                     sampler=strategy.sampler, pruner=strategy.pruner,
+                                     recover=not coord.shared)
+        coord.take_run(study)  # SQLite, memory: refuses a second live process
+        if created and strategy.warm_start:
+            self._warm_start(study, families, space_ctx)
+        with coord.lock():
+            if not created:
+                coord.sweep(study)  # trials lost with a killed process: failed, retried once
+            sessions = list(study.user_attrs.get(ATTR_SESSIONS, []))
+            sessions.append({"start": now_iso(), "budget_s": spec.time_budget_s,
+                             "process": coord.me.label})
+            study.set_user_attr(ATTR_SESSIONS, sessions)
+            if study.user_attrs.get(ATTR_STATUS) != "completed" or not self.join:
+                study.set_user_attr(ATTR_STATUS, "running")
         return study, len(sessions) - 1, strategy
 
     def _storage_for_run(self) -> tuple[Any, str | None]:
@@ -337,33 +500,28 @@ class LocalRun:
                 params["model"] = name
             study.enqueue_trial(params, user_attrs={WARM_START_ATTR: True}, skip_if_exists=True)
 
-    def _sweep_zombies(self, study: Any) -> None:
-        """Trials left RUNNING by a dead process: mark them failed and enqueue them again."""
-        import json
-
-        import optuna
-
-        for trial in study.get_trials(deepcopy=False,
-                                      states=(optuna.trial.TrialState.RUNNING,)):
-            rec = {"family": trial.params.get("model", "?"), "params": {},
-                   "state": CandidateState.INTERRUPTED.value,
-                   "error": "The process stopped while this trial ran; it was run again."}
-            study._storage.set_trial_user_attr(trial._trial_id, TRIAL_ATTR, json.dumps(rec))
-            study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
-            study.enqueue_trial(trial.params)
-            self.warnings.append(f"Trial {trial.number} was interrupted in an earlier session "
-                                 "and was run again.")
-
     def _session_deadline(self, study: Any, session: int) -> float | None:
-        """This session's deadline: the budget minus the time earlier sessions spent."""
+        """This session's deadline: the budget minus the time earlier sessions spent.
+
+        On a shared storage, the run's deadline: set by the process that starts the run and
+        followed by every worker (``fit(resume=True)`` there sets a new one, for the budget
+        left).
+        """
         if self.deadline is None:
             return None
+        assert self.coord is not None
+        if self.coord.shared and not self.resume:  # if this process starts the run, the
+            # budget counts from this fit's start, as for a run of one process
+            return self.coord.shared_deadline(study, self.deadline - time.monotonic())
         spent = _spent_before(study, session)
         if spent > 0:
             self.warnings.append(f"Earlier sessions of this run spent {spent:.1f}s of the "
                                  f"{self.spec.time_budget_s:.0f}s budget.")
         budget = float(self.spec.time_budget_s or 0.0)
-        return self.t0 + max(budget - spent, 0.1 * budget)
+        left = max(budget - spent, 0.1 * budget)
+        if self.coord.shared:  # workers that join later follow this deadline
+            return self.coord.shared_deadline(study, left, reset=True)
+        return self.t0 + left
 
     # --- final model -------------------------------------------------------------------------
 
@@ -541,7 +699,8 @@ class LocalRun:
     # --- result ------------------------------------------------------------------------------
 
     def _finish(self, study: Any, tdata: TrainingData, direction: str, status: RunStatus,
-                model: Any, extra: dict[str, Any], note: str) -> RunResult:
+                model: Any, extra: dict[str, Any], note: str, *, write: bool = True
+                ) -> RunResult:
         from automl_bridge.engine.runner import best_candidates, candidates_from_study
 
         candidates = candidates_from_study(study)
@@ -590,7 +749,9 @@ class LocalRun:
                 "them (see each candidate's 'violations').")
         if note:
             result.warnings.append(f"The run was {note}.")
-        run_dir = self.backend.run_dir
+        if self.coord is not None:
+            result.warnings.extend(n for n in self.coord.notes if n not in result.warnings)
+        run_dir = self.backend.run_dir if write else None
         if run_dir is not None and self.run_id:
             out = run_dir / self.run_id
             if model is not None:
@@ -604,13 +765,17 @@ class LocalRun:
         return result
 
 
-def _finished(study: Any) -> int:
-    """Trials of earlier sessions that count against ``max_trials``."""
-    from automl_bridge.engine.study import candidate_attr
+def _salt(storage: Any) -> int:
+    """0 for a run of one process; on a shared storage, a number that tells this process
+    apart from the other workers (their samplers must not draw the same configurations)."""
+    import zlib
 
-    done = (CandidateState.COMPLETE.value, CandidateState.FAILED.value,
-            CandidateState.TIMED_OUT.value, CandidateState.PRUNED.value)
-    return sum(candidate_attr(t).get("state") in done for t in study.get_trials(deepcopy=False))
+    from automl_bridge.engine.coordination import ProcessId, storage_kind
+
+    if storage_kind(storage) != "server":
+        return 0
+    me = ProcessId.current()
+    return zlib.crc32(f"{me.label}:{me.start}".encode()) or 1
 
 
 def _spent_before(study: Any, session: int) -> float:

@@ -13,6 +13,12 @@ Options (``AutoMLJob.with_backend("local", ...)``):
         the run to resume.
     isolation: ``"process"`` (trials in killable worker processes: the time budget is hard),
         ``"inline"`` (in this process), or ``"auto"`` (process when there is a time budget).
+    heartbeat_s: seconds between heartbeats of a running trial on PostgreSQL (default 5); a
+        trial silent for 4 heartbeats is lost and retried once (see docs/scaling.md).
+
+Several processes, on any number of machines, work on one run when they share a PostgreSQL
+storage: ``LocalBackend(storage="postgresql://...", run_id="exp1").work(spec, data)`` (or
+``automl-bridge worker job.yaml --storage ...``) in each.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ OPTIONS = {
     "run_dir": "folder of run directories, default 'runs'; None writes nothing",
     "run_id": "name of the run to create or resume",
     "isolation": "'auto', 'process' or 'inline'",
+    "heartbeat_s": "seconds between trial heartbeats on PostgreSQL, default 5",
 }
 #: Extra time a run may take over its budget: max(2 s, 5 %).
 OVERRUN_ABS_S = 2.0
@@ -87,6 +94,12 @@ class LocalBackend:
                 f"Got {isolation!r}."
             )
         self.isolation = isolation
+        heartbeat = options.get("heartbeat_s", 5.0)
+        if isinstance(heartbeat, bool) or not isinstance(heartbeat, (int, float)) \
+                or not 0.1 <= heartbeat <= 3600:
+            raise ConfigError("The local backend option 'heartbeat_s' must be a number of "
+                              f"seconds from 0.1 to 3600. Got {heartbeat!r}.")
+        self.heartbeat_s = float(heartbeat)
         run_dir = options.get("run_dir", "runs")
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.storage_url: str | None = options.get("storage")
@@ -169,6 +182,32 @@ class LocalBackend:
         return LocalRun(backend=self, spec=spec, resume=resume,
                         run_id=run_id or self.run_id, cancel=cancel or threading.Event(),
                         progress=progress).execute(data)
+
+
+    def work(self, spec: JobSpec, data: Any, *, cancel: threading.Event | None = None,
+             progress: Any = None) -> RunResult:
+        """Work on a shared run as one of any number of workers (blocks until it ends).
+
+        Joins the run ``run_id`` in the PostgreSQL ``storage`` (created by the first worker;
+        without ``run_id``, every worker given the same spec and data derives the same id).
+        Workers take trials until the run's budget, counted over all of them, is spent; the
+        first to finish then refits and writes the final model, and the others return the
+        same candidates without it (``result.extra["final"]`` says where it is).
+
+        Raises:
+            ConfigError: the storage is not PostgreSQL (SQLite serves one process).
+            ResumeMismatchError: the run exists with another spec or other data.
+        """
+        from automl_bridge.backends._local_run import LocalRun
+
+        if self.storage_url is None:
+            raise ConfigError(
+                "A worker needs the local backend option 'storage' set to a PostgreSQL URL "
+                "shared by all workers, e.g. storage='postgresql://user:password@host/db' "
+                "(see docs/scaling.md).")
+        return LocalRun(backend=self, spec=spec, resume=False, run_id=self.run_id,
+                        cancel=cancel or threading.Event(), progress=progress,
+                        join=True).execute(data)
 
 
 def new_run_id() -> str:

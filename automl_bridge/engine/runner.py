@@ -9,13 +9,16 @@ can be resumed and rebuilt into a :class:`~automl_bridge.results.RunResult`.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from automl_bridge.engine.coordination import VOID_ATTR
 from automl_bridge.engine.fidelity import Plan
 from automl_bridge.engine.objectives import Objectives
 from automl_bridge.engine.study import TRIAL_ATTR, candidate_attr
@@ -33,6 +36,8 @@ from automl_bridge.search.space import (
     strip_prefix,
 )
 from automl_bridge.search.strategies import CONSTRAINTS_ATTR, CRASH_COST_ATTR
+
+log = logging.getLogger("automl_bridge.local")
 
 #: User attribute of the default configurations the engine enqueues first.
 WARM_START_ATTR = "automl_bridge:warm_start"
@@ -91,6 +96,9 @@ class Search:
             and leave no complete model).
         weights_dir: folder where network trials save their trained weights and children
             inherit them (the ``morphism`` strategy); ``None``: nothing is saved.
+        coordinator: gives out trials under the run's lock and counts the trial budget over
+            every process working on the run (:mod:`automl_bridge.engine.coordination`);
+            ``None``: this search alone asks the study for trials.
     """
 
     study: Any
@@ -108,6 +116,7 @@ class Search:
     keep_predictions: bool = False
     warm_start_full: bool = False
     weights_dir: str | None = None
+    coordinator: Any = None
     #: candidate id -> (score, validation predictions, validated-row mask, refit estimate).
     predictions: dict[str, tuple[float, Any, Any, float]] = field(default_factory=dict)
     _t_start: float | None = None
@@ -205,11 +214,20 @@ class Search:
                 if reason:
                     self.stop_reason = self.stop_reason or reason
                     return
-                trial = self.study.ask()
+                trial = self._claim()
+                if trial is None:
+                    self.stop_reason = self.stop_reason or "max_trials"
+                    return
                 self._started += 1
                 family, params = self._sample(trial)
             timeout = None if self.budget.deadline is None else self._time_for_trial()
             self._evaluate(executor, trial, family, params, timeout)
+
+    def _claim(self) -> Any:
+        """A new trial (``None`` once the run's trial budget is spent)."""
+        if self.coordinator is None:
+            return self.study.ask()
+        return self.coordinator.claim(self.study)
 
     def _sample(self, trial: Any) -> tuple[str, dict[str, Any]]:
         names = list(self.families)
@@ -368,43 +386,61 @@ class Search:
 
     def _record(self, trial: Any, rec: dict[str, Any], start: float, state: Any,
                 executor: Any = None) -> None:
+        import optuna
+
         from automl_bridge.engine.study import now_iso
 
         rec["fit_time_s"] = round(time.perf_counter() - start, 4)
         rec["finished_at"] = now_iso()
-        with self._lock:
-            trial.set_user_attr(TRIAL_ATTR, json.dumps(rec, default=_json_default))
-            if "constraint_values" in rec:
-                trial.set_user_attr(CONSTRAINTS_ATTR, rec["constraint_values"])
-                for name, value in zip(sorted(self.objectives.constraints),  # type: ignore[union-attr]
-                                       rec["constraint_values"], strict=True):
-                    trial.set_constraint(name, value)
-            if rec["state"] == CandidateState.COMPLETE.value:
-                values = self._tell_values(rec)
-                self.study.tell(trial, values)
-                self._note_worst(values)
-                self._done += 1
-                was = self._best
-                if not rec.get("violations"):
-                    self._note_best(float(rec["score"]), float(rec["refit_estimate_s"]))
-                if self._best is not was and executor is not None:
-                    self._keep_fallback(executor)
-            elif rec["state"] == CandidateState.PRUNED.value:
-                self.study.tell(trial, state=state)
-                self._done += 1
-            else:
-                cost = self._crash_cost()
-                if rec["state"] == CandidateState.FAILED.value and cost is not None:
-                    trial.set_user_attr(CRASH_COST_ATTR, True)
-                    self.study.tell(trial, cost)
-                else:
-                    self.study.tell(trial, state=state)
-                if rec["state"] != CandidateState.INTERRUPTED.value:
-                    self._failed += 1
+        coord = self.coordinator
+        with self._lock, coord.lock() if coord is not None else contextlib.nullcontext():
+            try:
+                self._tell(trial, rec, state, executor)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                # another process declared this trial lost (no heartbeat for too long) and
+                # enqueued its retry; the result here is dropped so the trial counts once
+                log.warning("Trial %s finished here after another process had declared it "
+                            "lost; its result was dropped (the retry stands).", trial.number)
+            finally:
+                if coord is not None:
+                    coord.release(trial)
             best = self._best[0] if self._best else None
             self.progress.update(done=self._done, failed=self._failed, best=best,
                                  time_left_s=None if self.budget.deadline is None
                                  else self.budget.time_left())
+
+    def _tell(self, trial: Any, rec: dict[str, Any], state: Any, executor: Any) -> None:
+        """Store the candidate record and tell the study (under the run's lock)."""
+        trial.set_user_attr(TRIAL_ATTR, json.dumps(rec, default=_json_default))
+        if rec["state"] == CandidateState.INTERRUPTED.value:
+            trial.set_user_attr(VOID_ATTR, True)  # stopped, not spent: not counted
+        if "constraint_values" in rec:
+            trial.set_user_attr(CONSTRAINTS_ATTR, rec["constraint_values"])
+            for name, value in zip(sorted(self.objectives.constraints),  # type: ignore[union-attr]
+                                   rec["constraint_values"], strict=True):
+                trial.set_constraint(name, value)
+        if rec["state"] == CandidateState.COMPLETE.value:
+            values = self._tell_values(rec)
+            self.study.tell(trial, values)
+            self._note_worst(values)
+            self._done += 1
+            was = self._best
+            if not rec.get("violations"):
+                self._note_best(float(rec["score"]), float(rec["refit_estimate_s"]))
+            if self._best is not was and executor is not None:
+                self._keep_fallback(executor)
+        elif rec["state"] == CandidateState.PRUNED.value:
+            self.study.tell(trial, state=state)
+            self._done += 1
+        else:
+            cost = self._crash_cost()
+            if rec["state"] == CandidateState.FAILED.value and cost is not None:
+                trial.set_user_attr(CRASH_COST_ATTR, True)
+                self.study.tell(trial, cost)
+            else:
+                self.study.tell(trial, state=state)
+            if rec["state"] != CandidateState.INTERRUPTED.value:
+                self._failed += 1
 
     def _refit_estimate(self, fit_time_s: float, n_splits: int) -> float:
         """Seconds a fit on all rows should take, from the time of the validation fits.

@@ -123,8 +123,13 @@ def now_iso() -> str:
 
 
 def create_run_study(storage: Any, *, run_id: str, spec: JobSpec, data_sha256: str,
-                     directions: Sequence[str], sampler: Any, pruner: Any = None) -> Any:
+                     directions: Sequence[str], sampler: Any, pruner: Any = None,
+                     recover: bool = False) -> Any:
     """Create the study of a new run.
+
+    ``recover``: a study of this name that a killed process left half-created (no spec, no
+    trials) is replaced. Only for a process that owns the run (not a worker, which could be
+    racing a live creator).
 
     Raises:
         RunExistsError: a study with this run id exists already.
@@ -137,15 +142,66 @@ def create_run_study(storage: Any, *, run_id: str, spec: JobSpec, data_sha256: s
                                     sampler=sampler, pruner=pruner or optuna.pruners.NopPruner(),
                                     load_if_exists=False)
     except optuna.exceptions.DuplicatedStudyError as exc:
+        if recover and _half_created(storage, run_id):
+            optuna.delete_study(study_name=run_id, storage=storage)
+            return create_run_study(storage, run_id=run_id, spec=spec,
+                                    data_sha256=data_sha256, directions=directions,
+                                    sampler=sampler, pruner=pruner)
         raise RunExistsError(
             f"A run named {run_id!r} exists already in this storage. Pass resume=True to "
             "continue it, or choose another run_id."
         ) from exc
-    for key, value in ((ATTR_SPEC, spec.to_dict()), (ATTR_RUN_ID, run_id),
-                       (ATTR_DATA, data_sha256), (ATTR_STATUS, "running"),
-                       (ATTR_CREATED, now_iso()), (ATTR_SESSIONS, [])):
+    # the spec last: a worker loading the study meanwhile waits for it (join_run_study)
+    for key, value in ((ATTR_RUN_ID, run_id), (ATTR_DATA, data_sha256),
+                       (ATTR_STATUS, "running"), (ATTR_CREATED, now_iso()),
+                       (ATTR_SESSIONS, []), (ATTR_SPEC, spec.to_dict())):
         study.set_user_attr(key, value)
     return study
+
+
+def _half_created(storage: Any, run_id: str) -> bool:
+    sid = storage.get_study_id_from_name(run_id)
+    return ATTR_SPEC not in storage.get_study_user_attrs(sid) and \
+        storage.get_n_trials(sid) == 0
+
+
+def derived_run_id(spec: JobSpec, data_sha256: str) -> str:
+    """The run id workers agree on without being told: ``w-`` + a hash of spec and data."""
+    import hashlib
+
+    text = json.dumps(spec.to_dict(), sort_keys=True, default=str) + data_sha256
+    return "w-" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def join_run_study(storage: Any, *, run_id: str, spec: JobSpec, data_sha256: str,
+                   directions: Sequence[str], sampler: Any, pruner: Any = None,
+                   wait_s: float = 30.0) -> tuple[Any, bool]:
+    """The run's study for a worker: created when absent, else loaded and checked.
+
+    Returns the study and whether this call created it. A worker that loses the race to
+    create waits (up to ``wait_s``) for the creator to store the spec.
+
+    Raises:
+        ResumeMismatchError: the run exists with another spec or other data.
+    """
+    import time
+
+    try:
+        return create_run_study(storage, run_id=run_id, spec=spec, data_sha256=data_sha256,
+                                directions=directions, sampler=sampler, pruner=pruner), True
+    except RunExistsError:
+        pass
+    until = time.monotonic() + wait_s
+    while True:
+        try:
+            return load_run_study(storage, run_id=run_id, spec=spec, data_sha256=data_sha256,
+                                  sampler=sampler, pruner=pruner), False
+        except ResumeMismatchError:
+            raise
+        except ResumeError:
+            if time.monotonic() > until:
+                raise
+            time.sleep(0.2)  # the creator has not stored the spec yet
 
 
 def find_resumable(storage: Any) -> str | None:

@@ -55,6 +55,9 @@ class StrategyContext:
             Optuna's samplers keep their random state in memory; seeding them with
             :attr:`rng_seed` keeps a resumed session from proposing the first session's
             configurations again. Our own samplers seed per trial and ignore it.
+        salt: tells apart processes that sample the same study at once (workers on a shared
+            storage): mixed into :attr:`rng_seed`, so they do not propose the same
+            configurations. 0 for a run of one process.
     """
 
     seed: int = 0
@@ -67,14 +70,16 @@ class StrategyContext:
     n_rows: int = 0
     constrained: bool = False
     resumed_trials: int = 0
+    salt: int = 0
 
     @property
     def rng_seed(self) -> int:
         """Seed for samplers with in-memory random state: ``seed`` for a new run, derived from
         the seed and the trials already run for a resumed one."""
-        if self.resumed_trials == 0:
+        if self.resumed_trials == 0 and self.salt == 0:
             return self.seed
-        return (self.seed * 1_000_003 + self.resumed_trials * 7_919) % (2**31 - 1)
+        return (self.seed * 1_000_003 + self.resumed_trials * 7_919
+                + self.salt * 104_729) % (2**31 - 1)
 
     @property
     def multi_objective(self) -> bool:
@@ -169,7 +174,7 @@ def tpe_strategy(ctx: StrategyContext) -> Strategy:
             n_startup_trials=int(ctx.options.get("n_startup_trials", 10)),
             multivariate=multivariate,
             group=multivariate,
-            constant_liar=ctx.n_jobs > 1,
+            constant_liar=ctx.n_jobs > 1 or ctx.salt != 0,
         )
     return Strategy("tpe", sampler)
 
@@ -342,7 +347,7 @@ def bohb_strategy(ctx: StrategyContext) -> Strategy:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sampler = optuna.samplers.TPESampler(seed=ctx.rng_seed, n_startup_trials=n_startup,
                                              multivariate=True, group=True,
-                                             constant_liar=ctx.n_jobs > 1,
+                                             constant_liar=ctx.n_jobs > 1 or ctx.salt != 0,
                                              constraints_func=ctx.constraints_func)
     pruner = optuna.pruners.HyperbandPruner(min_resource=plan.steps[0],
                                             max_resource=plan.max_step, reduction_factor=eta)
