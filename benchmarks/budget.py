@@ -46,6 +46,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS),
                    metavar="NAME")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--per-budget", type=int, default=None, metavar="N",
+                   help="exactly N runs per budget: the datasets in turn, with seeds 0, 1, ... "
+                        "once every dataset has run (replaces --seeds)")
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--quick", action="store_true",
                    help=f"smoke run: {list(QUICK_DATASETS)} at {QUICK_BUDGETS} s")
@@ -61,9 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     doc = new_document("budget", quick=args.quick, config={
         "budgets": args.budgets, "datasets": args.datasets, "seeds": args.seeds,
+        "per_budget": args.per_budget,
         "elapsed": "wall time of job.fit, measured around the call in the child process"})
     doc["records"] = []
     runs = [(d, b, s) for d in args.datasets for b in args.budgets for s in args.seeds]
+    if args.per_budget is not None:
+        n, k = args.per_budget, len(args.datasets)
+        runs = [(args.datasets[i % k], b, i // k) for b in args.budgets for i in range(n)]
     for i, (dataset, budget, seed) in enumerate(runs, 1):
         log(f"[{i}/{len(runs)}] {dataset} budget={budget:g} seed={seed}")
         rec = run_system(dataset, "ours", budget_s=budget, seed=seed, kill_s=kill_after(budget))

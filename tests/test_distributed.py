@@ -217,3 +217,15 @@ def test_cli_worker(train_csv: Path, tmp_path: Path) -> None:
                            env=env, timeout=120)
     assert again.returncode == 0, again.stderr
     assert "0 run by this worker" in again.stdout and "written by" in again.stdout
+
+
+def test_workers_example(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[1] / "examples" / "workers.py"
+    env = {**os.environ, "AUTOML_BRIDGE_STORAGE": str(PG_URL)}
+    out = subprocess.run([sys.executable, str(example), "--quick", "--workers", "2",
+                          "--run-dir", str(tmp_path / "runs")], capture_output=True, text=True,
+                         env=env, timeout=240)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 2 and all("completed; 12 trials in all" in ln for ln in lines)
+    assert sum("final model written here" in ln for ln in lines) == 1

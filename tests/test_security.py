@@ -474,6 +474,28 @@ def test_run_id_given_to_run_is_checked_too(tmp_path: Path, small: pd.DataFrame)
     assert list(tmp_path.rglob("escaped*")) == []
 
 
+def test_run_id_read_back_from_a_shared_storage_is_checked(tmp_path: Path,
+                                                          small: pd.DataFrame) -> None:
+    """resume=True without run_id takes the newest unfinished run of the storage; a study name
+    written there by someone else must not become a folder outside the run directory."""
+    import optuna
+
+    from automl_bridge.backends.local import LocalBackend
+    from automl_bridge.engine.study import ATTR_CREATED, ATTR_RUN_ID, ATTR_STATUS
+
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    evil = optuna.create_study(study_name="../../escaped", storage=storage)
+    for key, value in ((ATTR_RUN_ID, "../../escaped"), (ATTR_STATUS, "running"),
+                       (ATTR_CREATED, "2999-01-01")):
+        evil.set_user_attr(key, value)
+    backend = LocalBackend(run_dir=str(tmp_path / "runs"), storage=storage, isolation="inline")
+    spec = JobSpec(target="y", task="classification", max_trials=1, time_budget_s=None,
+                   models=["linear"])
+    with pytest.raises(ConfigError, match="run_id"):
+        backend.run(spec, small, resume=True)
+    assert list(tmp_path.rglob("escaped*")) == []
+
+
 def test_artefacts_stay_inside_the_run_dir(tmp_path: Path, small: pd.DataFrame) -> None:
     from automl_bridge.backends.local import LocalBackend
 

@@ -12,9 +12,11 @@ import logging
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from automl_bridge.backends.local import (
+    _check_run_id,
     allowed_overrun,
     available_memory_bytes,
     check_memory,
@@ -344,7 +346,8 @@ class LocalRun:
             study.set_user_attr(FINAL_ATTR, {
                 "process": coord.me.label, "at": now_iso(),
                 "best": result.best.candidate_id if result.best is not None else None,
-                "model_path": result.model_path,
+                "model_path": None if result.model_path is None
+                else str(Path(result.model_path).absolute()),
                 "run_dir": str(self.backend.run_dir.absolute()) if self.backend.run_dir
                 else None})
             study.set_user_attr(ATTR_STATUS, "completed")
@@ -459,8 +462,11 @@ class LocalRun:
 
             self._storage_label = redact(b.storage_url)
             storage = open_storage(b.storage_url)
-            if self.resume:
-                return storage, self.run_id or find_resumable(storage)
+            if self.resume and self.run_id is None:
+                found = find_resumable(storage)
+                if found is not None:
+                    _check_run_id(found)  # names a folder; the storage may be shared
+                return storage, found
             return storage, self.run_id
         if not self.resume or b.run_dir is None:
             return None, self.run_id
