@@ -184,8 +184,15 @@ def _running_of(url: str, run_id: str, pid: int, timeout: float = 120) -> int:
     raise RuntimeError("the victim never ran a trial")
 
 
-def part_throughput(data: str, url: str, trials: int, repeats: int) -> dict[str, Any]:
-    """Trials per minute with 1 and 2 workers (alternating, ``repeats`` times each)."""
+def part_throughput(data: str, url: str, trials: int, repeats: int,
+                    search: str = "grid") -> dict[str, Any]:
+    """Trials per minute with 1 and 2 workers (alternating, ``repeats`` times each).
+
+    ``grid`` (default) gives both the same work: the grid sampler hands out the same
+    configurations by trial number, whichever worker asks, so 1 and 2 workers evaluate the
+    same ``trials`` configurations. Random or TPE draws differ per worker (their samplers are
+    seeded per process), and so does the cost of what they draw.
+    """
     import optuna
 
     rows = []
@@ -193,7 +200,9 @@ def part_throughput(data: str, url: str, trials: int, repeats: int) -> dict[str,
         for n in (1, 2):
             run_id = f"bthr{n}-{uuid.uuid4().hex[:6]}"
             _outcomes(_workers(data, url, run_id, n, "--max-trials", str(trials), "--models",
-                               "random_forest", "extra_trees", "--isolation", "inline"))
+                               "random_forest", "extra_trees", "--isolation", "inline",
+                               "--search", search, "--search-options",
+                               '{"allow_truncation": true}' if search == "grid" else "{}"))
             study = optuna.load_study(study_name=run_id, storage=url)
             done = [t for t in study.trials if t.state.name == "COMPLETE"]
             first = min(t.datetime_start for t in done)
@@ -201,7 +210,9 @@ def part_throughput(data: str, url: str, trials: int, repeats: int) -> dict[str,
             minutes = (last - first).total_seconds() / 60
             mean_fit = sum((t.datetime_complete - t.datetime_start).total_seconds()
                            for t in done) / len(done)
-            row = {"workers": n, "repeat": rep, "complete": len(done),
+            configs = sorted(json.dumps(t.params, sort_keys=True) for t in done)
+            row = {"workers": n, "repeat": rep, "complete": len(done), "search": search,
+                   "configs_sha": _sha(configs),
                    "minutes": round(minutes, 3),
                    "trials_per_minute": round(len(done) / minutes, 2),
                    "mean_trial_s": round(mean_fit, 3)}
@@ -209,8 +220,15 @@ def part_throughput(data: str, url: str, trials: int, repeats: int) -> dict[str,
             log(f"throughput: {row}")
     by = {n: sorted(r["trials_per_minute"] for r in rows if r["workers"] == n) for n in (1, 2)}
     med = {n: v[len(v) // 2] for n, v in by.items()}
-    return {"runs": rows, "median_trials_per_minute": med,
+    same = len({r["configs_sha"] for r in rows}) == 1
+    return {"runs": rows, "median_trials_per_minute": med, "same_configurations": same,
             "speedup_2_over_1": round(med[2] / med[1], 3)}
+
+
+def _sha(items: list[str]) -> str:
+    import hashlib
+
+    return hashlib.sha256("\n".join(items).encode()).hexdigest()[:12]
 
 
 def part_memory(folder: Path, data: str, trials: int) -> dict[str, Any]:
@@ -267,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--signal-repeats", type=int, default=5)
     p.add_argument("--throughput-trials", type=int, default=40)
     p.add_argument("--throughput-repeats", type=int, default=3)
+    p.add_argument("--throughput-search", default="grid")
     p.add_argument("--memory-trials", type=int, default=2000)
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/reliability.json"))
     args = p.parse_args(argv)
@@ -290,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
                 doc["parts"]["workers"] = part_workers(data, str(url))
             elif part == "throughput":
                 doc["parts"]["throughput"] = part_throughput(
-                    data, str(url), args.throughput_trials, args.throughput_repeats)
+                    data, str(url), args.throughput_trials, args.throughput_repeats,
+                    args.throughput_search)
             elif part == "memory":
                 doc["parts"]["memory"] = part_memory(folder, data, args.memory_trials)
             doc["parts"][part]["measured_at"] = now_iso()

@@ -733,3 +733,21 @@ def test_resource_limit(available: int, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(runner.Search, "run", _no_search)
     exc = raised(lambda: fit(clf_frame()))
     check_error(exc, ResourceLimitError, ("MiB", "available", "fewer rows or columns"))
+
+
+def test_small_holdout_still_validates_every_class() -> None:
+    """A tiny holdout used to miss a rare class, so no trial could be scored (every trial
+    failed); the holdout now grows by a row per missing class, with a warning."""
+    import numpy as np
+
+    from automl_bridge.engine.splits import make_splits
+
+    y = np.array([0] * 6 + [1] * 2 + [2] * 2)
+    (train, valid), = make_splits(y, "classification", "holdout", folds=5, fraction=0.2,
+                                  seed=0)[0]
+    assert set(y[valid]) == {0, 1, 2} and set(y[train]) == {0, 1, 2}
+    assert not set(train) & set(valid) and len(train) + len(valid) == 10
+    big = np.array([0] * 600 + [1] * 400)
+    splits, _, warnings = make_splits(big, "classification", "holdout", folds=5,
+                                      fraction=0.2, seed=0)
+    assert len(splits[0][1]) == 200 and warnings == []

@@ -255,8 +255,8 @@ class Coordinator:
                 return None
             trial = study.ask()
             tid = trial._trial_id
-            self.storage.set_trial_system_attr(tid, OWNER_ATTR, self.me.to_dict())
-            if self.shared:
+            if self.shared:  # one process owns an SQLite run: its lost trials need no owner
+                self.storage.set_trial_system_attr(tid, OWNER_ATTR, self.me.to_dict())
                 self.storage.record_heartbeat(tid)
             self._active.add(tid)
         self._ensure_heartbeat()

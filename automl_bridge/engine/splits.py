@@ -57,13 +57,41 @@ def make_splits(
             splits = [(tr, va) for tr, va in cv.split(idx)]
         return splits, {"method": "cv", "folds": folds}, warnings
     strat = None
+    size: float | int = fraction
     if stratify:
         labels = y.astype(str) if y.dtype == object else y
-        n_classes = len(np.unique(labels))
-        if round(n * fraction) >= n_classes and n - round(n * fraction) >= n_classes:
+        _, counts = np.unique(labels, return_counts=True)
+        n_classes = len(counts)
+        n_valid = max(round(n * fraction), n_classes)
+        if counts.min() >= 2 and n - n_valid >= n_classes:
             strat = labels
+            if n_valid > round(n * fraction):
+                size = n_valid  # every class in the validation rows, or no score is defined
         else:
             warnings.append(f"The holdout is too small to hold every class of {target!r}; it is "
-                            "not stratified.")
-    tr, va = train_test_split(idx, test_size=fraction, random_state=seed, stratify=strat)
+                            "not stratified. Cross-validation (validation='cv') suits data "
+                            "this small better.")
+    tr, va = train_test_split(idx, test_size=size, random_state=seed, stratify=strat)
+    if strat is not None:
+        tr, va = _every_class_in_both(tr, va, strat, seed)
+        if len(va) > round(n * fraction):
+            warnings.append(f"A {fraction:.0%} holdout would miss a class of {target!r}; it "
+                            f"holds {len(va)} rows instead, so every class is validated.")
     return [(np.sort(tr), np.sort(va))], {"method": "holdout", "fraction": fraction}, warnings
+
+
+def _every_class_in_both(tr: np.ndarray, va: np.ndarray, labels: np.ndarray, seed: int
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Move one row of each class missing from the validation rows there from the training
+    rows (stratified rounding can leave a rare class out of a small holdout)."""
+    rng = np.random.default_rng(seed)
+    tr, va = list(tr), list(va)
+    for cls in np.unique(labels):
+        if np.any(labels[va] == cls):
+            continue
+        pool = [i for i in tr if labels[i] == cls]
+        if len(pool) >= 2:
+            pick = int(rng.choice(pool))
+            tr.remove(pick)
+            va.append(pick)
+    return np.asarray(tr), np.asarray(va)

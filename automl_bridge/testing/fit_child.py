@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sleep", type=float, default=0.0)
     p.add_argument("--models", nargs="+", default=["linear"])
     p.add_argument("--search", default="random")
+    p.add_argument("--search-options", type=json.loads, default=None, metavar="JSON")
     p.add_argument("--heartbeat", type=float, default=5.0)
     p.add_argument("--n-jobs", type=int, default=1)
     p.add_argument("--isolation", default="auto")
@@ -60,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     from automl_bridge.exceptions import FitInterrupted
 
     job = AutoMLJob(task="classification", target=args.target, max_trials=args.max_trials,
-                    time_budget_s=args.budget, models=args.models, search=args.search,
-                    seed=0).with_backend(
+                    time_budget_s=args.budget, models=args.models,
+                    search={"strategy": args.search, **(args.search_options or {})}, seed=0).with_backend(
         "local", storage=args.storage, run_id=args.run_id, run_dir=args.run_dir,
         heartbeat_s=args.heartbeat, n_jobs=args.n_jobs, isolation=args.isolation)
     try:
