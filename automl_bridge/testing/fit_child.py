@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
 
     job = AutoMLJob(task="classification", target=args.target, max_trials=args.max_trials,
                     time_budget_s=args.budget, models=args.models,
-                    search={"strategy": args.search, **(args.search_options or {})}, seed=0).with_backend(
+                    search={"strategy": args.search, **args.search_options}
+                    if args.search_options else args.search, seed=0).with_backend(
         "local", storage=args.storage, run_id=args.run_id, run_dir=args.run_dir,
         heartbeat_s=args.heartbeat, n_jobs=args.n_jobs, isolation=args.isolation)
     try:
