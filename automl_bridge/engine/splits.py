@@ -85,13 +85,13 @@ def _every_class_in_both(tr: np.ndarray, va: np.ndarray, labels: np.ndarray, see
     """Move one row of each class missing from the validation rows there from the training
     rows (stratified rounding can leave a rare class out of a small holdout)."""
     rng = np.random.default_rng(seed)
-    tr, va = list(tr), list(va)
+    train, valid = [int(i) for i in tr], [int(i) for i in va]
     for cls in np.unique(labels):
-        if np.any(labels[va] == cls):
+        if np.any(labels[valid] == cls):
             continue
-        pool = [i for i in tr if labels[i] == cls]
+        pool = [i for i in train if labels[i] == cls]
         if len(pool) >= 2:
             pick = int(rng.choice(pool))
-            tr.remove(pick)
-            va.append(pick)
-    return np.asarray(tr), np.asarray(va)
+            train.remove(pick)
+            valid.append(pick)
+    return np.asarray(train), np.asarray(valid)
