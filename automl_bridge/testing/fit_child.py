@@ -55,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-jobs", type=int, default=1)
     p.add_argument("--isolation", default="auto")
     args = p.parse_args(argv)
+    import signal
+
+    # a child started in the background (nohup ..., CI runners) inherits SIGINT ignored, and
+    # Python then leaves it ignored: restore Ctrl-C, which these tests send
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if args.sleep:
         _slow_evaluate(args.sleep)
     from automl_bridge import AutoMLJob
