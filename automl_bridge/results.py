@@ -330,6 +330,15 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def finite_or_none(v: Any) -> float | None:
+    """``v`` as a finite float; ``None`` when it is missing, not a number, NaN or infinite."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
 def _num(v: Any) -> float | None:
     try:
         f = float(v)

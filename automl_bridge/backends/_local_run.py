@@ -24,7 +24,7 @@ from automl_bridge.backends.local import (
     summarize_failures,
     usable_families,
 )
-from automl_bridge.engine.coordination import FINAL_ATTR, GRACE_BEATS, Coordinator
+from automl_bridge.engine.coordination import FINAL_ATTR, Coordinator
 from automl_bridge.engine.objectives import Objectives, objective_points, pareto_front
 from automl_bridge.engine.study import (
     ATTR_SESSIONS,
@@ -347,9 +347,7 @@ class LocalRun(FinalModel):
                 "process": coord.me.label, "at": now_iso(),
                 "best": result.best.candidate_id if result.best is not None else None,
                 "model_path": None if result.model_path is None
-                else str(Path(result.model_path).absolute()),
-                "run_dir": str(self.backend.run_dir.absolute()) if self.backend.run_dir
-                else None})
+                else str(Path(result.model_path).absolute())})
             study.set_user_attr(ATTR_STATUS, "completed")
             return result
 
@@ -403,19 +401,8 @@ class LocalRun(FinalModel):
             run_id = derived_run_id(spec, sha)
         assert run_id is not None
         self.run_id = run_id
-        existing = stored_trials(storage, run_id) if resuming or self.join else 0
-        strategy = make_strategy(spec.search_strategy, StrategyContext(
-            seed=spec.seed, n_jobs=b.n_jobs, options=spec.search_options,
-            directions=objectives.directions, space=engine_space(families, space_ctx),
-            max_trials=spec.max_trials, time_budget_s=spec.time_budget_s,
-            n_rows=space_ctx.n_rows, constrained=bool(objectives.constraints),
-            resumed_trials=existing, salt=_salt(storage)))
-        strategy = apply_estimation(strategy, spec.estimation_method, spec.estimation_options,
-                                    metric=tdata.metric)
-        self.warnings.extend(strategy.notes)
         coord = self.coord = Coordinator(storage, run_id, max_trials=spec.max_trials,
-                                         heartbeat_s=b.heartbeat_s,
-                                         grace_s=b.heartbeat_s * GRACE_BEATS)
+                                         heartbeat_s=b.heartbeat_s)
         if self.join and not coord.shared:
             raise ConfigError(
                 f"A worker needs a PostgreSQL storage, which several processes can share; got "
@@ -423,6 +410,16 @@ class LocalRun(FinalModel):
                 "`automl-bridge run` / job.fit for that), and an in-memory study lives in one "
                 "process. Start PostgreSQL and pass storage='postgresql://user:password@host/db'"
                 " (see docs/scaling.md).")
+        existing = stored_trials(storage, run_id) if resuming or self.join else 0
+        strategy = make_strategy(spec.search_strategy, StrategyContext(
+            seed=spec.seed, n_jobs=b.n_jobs, options=spec.search_options,
+            directions=objectives.directions, space=engine_space(families, space_ctx),
+            max_trials=spec.max_trials, time_budget_s=spec.time_budget_s,
+            n_rows=space_ctx.n_rows, constrained=bool(objectives.constraints),
+            resumed_trials=existing, salt=coord.salt))
+        strategy = apply_estimation(strategy, spec.estimation_method, spec.estimation_options,
+                                    metric=tdata.metric)
+        self.warnings.extend(strategy.notes)
         created = False
         if resuming:
             study = load_run_study(storage, run_id=run_id, spec=spec, data_sha256=sha,
@@ -596,19 +593,6 @@ class LocalRun(FinalModel):
         if run_dir is not None and self.run_id:
             result.save(run_dir / self.run_id / "result.json")
         return result
-
-
-def _salt(storage: Any) -> int:
-    """0 for a run of one process; on a shared storage, a number that tells this process
-    apart from the other workers (their samplers must not draw the same configurations)."""
-    import zlib
-
-    from automl_bridge.engine.coordination import ProcessId, storage_kind
-
-    if storage_kind(storage) != "server":
-        return 0
-    me = ProcessId.current()
-    return zlib.crc32(f"{me.label}:{me.start}".encode()) or 1
 
 
 def _spent_before(study: Any, session: int) -> float:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from automl_bridge.backends.base import Capabilities, RunHandle, check_options
+from automl_bridge.engine.coordination import HEARTBEAT_S
 from automl_bridge.exceptions import (
     AllTrialsFailedError,
     ConfigError,
@@ -94,7 +95,7 @@ class LocalBackend:
                 f"Got {isolation!r}."
             )
         self.isolation = isolation
-        heartbeat = options.get("heartbeat_s", 5.0)
+        heartbeat = options.get("heartbeat_s", HEARTBEAT_S)
         if isinstance(heartbeat, bool) or not isinstance(heartbeat, (int, float)) \
                 or not 0.1 <= heartbeat <= 3600:
             raise ConfigError("The local backend option 'heartbeat_s' must be a number of "
@@ -182,7 +183,6 @@ class LocalBackend:
         return LocalRun(backend=self, spec=spec, resume=resume,
                         run_id=run_id or self.run_id, cancel=cancel or threading.Event(),
                         progress=progress).execute(data)
-
 
     def work(self, spec: JobSpec, data: Any, *, cancel: threading.Event | None = None,
              progress: Any = None) -> RunResult:

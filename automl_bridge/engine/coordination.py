@@ -56,7 +56,6 @@ FINAL_ATTR = "automl_bridge:final"
 HEARTBEAT_S = 5.0
 #: ...and the heartbeats a trial may miss before it counts as lost.
 GRACE_BEATS = 4
-GRACE_S = HEARTBEAT_S * GRACE_BEATS
 
 
 @dataclass(frozen=True)
@@ -117,6 +116,30 @@ def _start_time(pid: int) -> str:
     return fields[19] if len(fields) > 19 else ""
 
 
+@contextlib.contextmanager
+def advisory_lock(conn: Any, key: int, *, poll_s: float | None = None,
+                  quiet_unlock: bool = False) -> Iterator[None]:
+    """Hold PostgreSQL's session advisory lock ``key`` on the connection ``conn``.
+
+    Blocks until it is free; with ``poll_s``, tries every ``poll_s`` seconds instead (so a
+    signal is handled while waiting). The server frees the lock if the process dies.
+    ``quiet_unlock``: an error while unlocking (a lost connection, whose lock is gone with it)
+    is not raised.
+    """
+    from sqlalchemy import text
+
+    if poll_s is None:
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+    else:
+        while not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+            time.sleep(poll_s)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(*((Exception,) if quiet_unlock else ())):
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+
+
 def storage_kind(storage: Any) -> str:
     """``"memory"``, ``"sqlite"``, ``"server"`` (PostgreSQL: several processes) or
     ``"other"`` (another database Optuna supports; one process)."""
@@ -135,17 +158,17 @@ class Coordinator:
         storage: the run's Optuna storage (as returned by ``open_storage``).
         run_id: the run (study) name.
         max_trials: the run's trial budget (``None``: none).
-        heartbeat_s: seconds between heartbeats of a running trial (server storages).
-        grace_s: seconds without a heartbeat after which a trial is lost.
+        heartbeat_s: seconds between heartbeats of a running trial (server storages); a trial
+            silent for :data:`GRACE_BEATS` heartbeats is lost.
     """
 
     def __init__(self, storage: Any, run_id: str, *, max_trials: int | None,
-                 heartbeat_s: float = HEARTBEAT_S, grace_s: float = GRACE_S) -> None:
+                 heartbeat_s: float = HEARTBEAT_S) -> None:
         self.storage = storage
         self.run_id = run_id
         self.max_trials = max_trials
         self.heartbeat_s = heartbeat_s
-        self.grace_s = grace_s
+        self.grace_s = heartbeat_s * GRACE_BEATS
         self.kind = storage_kind(storage)
         self.shared = self.kind == "server"
         self.me = ProcessId.current()
@@ -172,14 +195,8 @@ class Coordinator:
             if not self.shared:
                 yield
                 return
-            from sqlalchemy import text
-
-            key = self._key("claim")
-            self._conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
-            try:
+            with advisory_lock(self._conn, self._key("claim")):
                 yield
-            finally:
-                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
 
     @contextlib.contextmanager
     def finalizing(self, poll_s: float = 0.2) -> Iterator[None]:
@@ -187,17 +204,18 @@ class Coordinator:
         if not self.shared:
             yield
             return
-        from sqlalchemy import text
-
-        key = self._key("final")
-        while not self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
-                                     {"k": key}).scalar():
-            time.sleep(poll_s)
-        try:
+        with advisory_lock(self._conn, self._key("final"), poll_s=poll_s, quiet_unlock=True):
             yield
-        finally:
-            with contextlib.suppress(Exception):
-                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+
+    @property
+    def salt(self) -> int:
+        """0 for a run of one process; on a shared storage, a number that tells this process
+        apart from the other workers (their samplers must not draw the same configurations)."""
+        if not self.shared:
+            return 0
+        import zlib
+
+        return zlib.crc32(f"{self.me.label}:{self.me.start}".encode()) or 1
 
     # --- the run's owner (SQLite, memory) and its deadline -----------------------------------
 
@@ -278,12 +296,9 @@ class Coordinator:
             for tid in list(self._active):
                 with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
                     attrs = self.storage.get_trial(tid).user_attrs
-                    if TRIAL_ATTR not in attrs:
-                        self.storage.set_trial_user_attr(tid, TRIAL_ATTR, json.dumps(
-                            {"family": str(attrs.get("automl_bridge:model", "?")),
-                             "params": {}, "state": "interrupted", "error": "Interrupted."}))
-                    self.storage.set_trial_user_attr(tid, VOID_ATTR, True)
-                    self.storage.set_trial_state_values(tid, optuna.trial.TrialState.FAIL)
+                    record = None if TRIAL_ATTR in attrs else _interrupted_record(
+                        attrs.get("automl_bridge:model", "?"), "Interrupted.")
+                    _fail_void(self.storage, tid, record)
                 self._active.discard(tid)
 
     def counted(self, study: Any) -> int:
@@ -307,19 +322,18 @@ class Coordinator:
 
     def running_elsewhere(self, study: Any) -> int:
         """Trials other processes (or other threads here) are running now."""
-        import optuna
+        return len(self._running_elsewhere(study))
 
-        trials = study._storage.get_all_trials(study._study_id, deepcopy=False,
-                                               states=(optuna.trial.TrialState.RUNNING,))
-        return sum(t._trial_id not in self._active for t in trials)
-
-    def sweep(self, study: Any) -> list[int]:
-        """Fail the lost trials of dead processes, retrying each once; their numbers."""
+    def _running_elsewhere(self, study: Any) -> list[Any]:
         import optuna
 
         running = study._storage.get_all_trials(study._study_id, deepcopy=False,
                                                 states=(optuna.trial.TrialState.RUNNING,))
-        running = [t for t in running if t._trial_id not in self._active]
+        return [t for t in running if t._trial_id not in self._active]
+
+    def sweep(self, study: Any) -> list[int]:
+        """Fail the lost trials of dead processes, retrying each once; their numbers."""
+        running = self._running_elsewhere(study)
         if not running:
             return []
         stale: set[int] = set()
@@ -351,22 +365,15 @@ class Coordinator:
     def _void_lost(self, study: Any, trial: Any, owner: ProcessId | None) -> bool:
         import optuna
 
-        from automl_bridge.engine.study import TRIAL_ATTR
-
-        storage = study._storage
         retry_of = trial.user_attrs.get(RETRY_OF_ATTR)
         who = owner.label if owner is not None else "a process"
         again = "it was run again" if retry_of is None else \
             f"it was already the retry of trial {retry_of}, so it was not run again"
-        rec = {"family": str(trial.params.get("model", trial.user_attrs.get(
-                   "automl_bridge:model", "?"))),
-               "params": {}, "state": "interrupted",
-               "error": f"The process running this trial ({who}) stopped or lost contact; "
-                        f"{again}."}
+        record = _interrupted_record(
+            trial.params.get("model", trial.user_attrs.get("automl_bridge:model", "?")),
+            f"The process running this trial ({who}) stopped or lost contact; {again}.")
         try:
-            storage.set_trial_user_attr(trial._trial_id, TRIAL_ATTR, json.dumps(rec))
-            storage.set_trial_user_attr(trial._trial_id, VOID_ATTR, True)
-            storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+            _fail_void(study._storage, trial._trial_id, record)
         except optuna.exceptions.UpdateFinishedTrialError:
             return False  # it finished (or another process failed it) meanwhile
         if retry_of is None:
@@ -407,3 +414,24 @@ class Coordinator:
             with contextlib.suppress(Exception):
                 self._conn.close()
             self._conn = None
+
+
+def _interrupted_record(family: Any, error: str) -> dict[str, Any]:
+    """The candidate record of a trial that ended without a result."""
+    return {"family": str(family), "params": {}, "state": "interrupted", "error": error}
+
+
+def _fail_void(storage: Any, trial_id: int, record: dict[str, Any] | None) -> None:
+    """Fail a running trial as void (not counted), storing ``record`` as its candidate.
+
+    Raises:
+        optuna.exceptions.UpdateFinishedTrialError: it finished meanwhile.
+    """
+    import optuna
+
+    from automl_bridge.engine.study import TRIAL_ATTR
+
+    if record is not None:
+        storage.set_trial_user_attr(trial_id, TRIAL_ATTR, json.dumps(record))
+    storage.set_trial_user_attr(trial_id, VOID_ATTR, True)
+    storage.set_trial_state_values(trial_id, optuna.trial.TrialState.FAIL)

@@ -93,24 +93,17 @@ def _schema_lock(url: str) -> Iterator[None]:
     if not url.startswith("postgresql"):
         yield
         return
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url, poolclass=_null_pool())
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": SCHEMA_LOCK_KEY})
-            try:
-                yield
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SCHEMA_LOCK_KEY})
-    finally:
-        engine.dispose()
-
-
-def _null_pool() -> Any:
+    from sqlalchemy import create_engine
     from sqlalchemy.pool import NullPool
 
-    return NullPool
+    from automl_bridge.engine.coordination import advisory_lock
+
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn, advisory_lock(conn, SCHEMA_LOCK_KEY):
+            yield
+    finally:
+        engine.dispose()
 
 
 def _tune_sqlite(engine: Any) -> None:

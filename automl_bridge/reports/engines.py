@@ -27,7 +27,13 @@ from typing import Any
 
 from automl_bridge.exceptions import AutoMLInputError
 from automl_bridge.metrics import get_metric
-from automl_bridge.results import Candidate, CandidateState, RunResult, _jsonable
+from automl_bridge.results import (
+    Candidate,
+    CandidateState,
+    RunResult,
+    _jsonable,
+    finite_or_none,
+)
 
 LEADERBOARD_ROWS = 50
 MAX_CURVES = 10
@@ -95,7 +101,7 @@ def engine_summary(result: RunResult, label: str, metric: str, direction: str
     return {
         "label": label, "run_id": result.run_id, "backend": result.backend,
         "status": result.status.value, "strategy": strategy_of(result),
-        "best_score": _finite(value(best)) if best is not None else None,
+        "best_score": finite_or_none(value(best)) if best is not None else None,
         "best_family": best.family if best is not None else None,
         "wall_time_s": result.wall_time_s, "n_trials": len(result.candidates),
         "n_complete": result.n_complete, "cost": result.extra.get("cost") or None,
@@ -134,9 +140,9 @@ def leaderboard(result: RunResult, value: Callable[[Candidate], float], directio
     rows = []
     for rank, c in enumerate(_ranked(result, value, direction)[:LEADERBOARD_ROWS], start=1):
         row: dict[str, Any] = {"rank": rank, "candidate_id": c.candidate_id,
-                               "family": c.family, "score": _finite(value(c))}
-        row.update({k: _finite(v) for k, v in c.metrics.items() if k != "score"})
-        row.update({k: _finite(v) for k, v in c.measures.items()})
+                               "family": c.family, "score": finite_or_none(value(c))}
+        row.update({k: finite_or_none(v) for k, v in c.metrics.items() if k != "score"})
+        row.update({k: finite_or_none(v) for k, v in c.measures.items()})
         if constrained:
             row["feasible"] = c.feasible
         row.update({"fit_time_s": round(c.fit_time_s, 3), "state": c.state.value,
@@ -262,14 +268,6 @@ def _architecture(c: Candidate) -> str:
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def _finite(v: Any) -> float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
 
 
 def _parse_time(text: Any) -> dt.datetime | None:

@@ -18,13 +18,12 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from typing import Any
 
 from automl_bridge.backends.cloud.redact import redact
 from automl_bridge.backends.sagemaker.translate import TO_CANONICAL
-from automl_bridge.results import Candidate, CandidateState
+from automl_bridge.results import Candidate, CandidateState, finite_or_none
 
 _STATES = {"Completed": CandidateState.COMPLETE, "Failed": CandidateState.FAILED,
            "Stopped": CandidateState.INTERRUPTED, "InProgress": CandidateState.RUNNING,
@@ -61,12 +60,12 @@ def raw_metrics(raw: dict[str, Any]) -> list[dict[str, Any]]:
     final = raw.get("FinalAutoMLJobObjectiveMetric") or {}
     if "Value" in final:
         out.append({"name": final.get("MetricName"), "standard_name":
-                    final.get("StandardMetricName"), "value": _num(final.get("Value")),
+                    final.get("StandardMetricName"), "value": finite_or_none(final.get("Value")),
                     "set": "Validation", "objective": True, "type": final.get("Type")})
     props = raw.get("CandidateProperties") or {}
     for m in props.get("CandidateMetrics") or []:
         out.append({"name": m.get("MetricName"), "standard_name": m.get("StandardMetricName"),
-                    "value": _num(m.get("Value")), "set": m.get("Set") or "Validation"})
+                    "value": finite_or_none(m.get("Value")), "set": m.get("Set") or "Validation"})
     return out
 
 
@@ -156,11 +155,3 @@ def job_extra(describe: dict[str, Any]) -> dict[str, Any]:
     if describe.get("ModelDeployResult"):
         extra["endpoint"] = (describe["ModelDeployResult"] or {}).get("EndpointName")
     return {k: v for k, v in extra.items() if v not in (None, {}, [])}
-
-
-def _num(value: Any) -> float | None:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
