@@ -41,7 +41,14 @@ from typing import Any
 
 from common import log, new_document, now_iso, write_json
 
-from automl_bridge.testing.fit_child import child_command, kill_loop, sqlite_ok, study_figures
+from automl_bridge.testing.fit_child import (
+    child_command,
+    kill_loop,
+    running_trial_of,
+    sqlite_ok,
+    study_figures,
+    wait_for_complete,
+)
 
 PARTS = ("kill", "signals", "workers", "throughput", "memory")
 
@@ -84,7 +91,7 @@ def part_signals(folder: Path, data: str, repeats: int) -> dict[str, Any]:
             args = ("--max-trials", "12", "--sleep", "0.3", "--run-dir", str(run_dir))
             proc = subprocess.Popen(child_command(data, storage, "s", "--mode", "fit", *args),
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            _wait_complete(storage, "s", 1 + i % 4)
+            wait_for_complete(storage, "s", 1 + i % 4)
             proc.send_signal(sig)
             proc.communicate(timeout=60)
             saved = json.loads((run_dir / "s" / "result.json").read_text())
@@ -101,18 +108,6 @@ def part_signals(folder: Path, data: str, repeats: int) -> dict[str, Any]:
     ok = [r for r in rows if r["status"] == "interrupted" and r["running_left"] == 0
           and r["final_complete"] == 12 and r["resume_exit"] == 0 and r["integrity_ok"]]
     return {"runs": rows, "runs_ok": len(ok), "runs_total": len(rows)}
-
-
-def _wait_complete(storage: str, run_id: str, n: int, timeout: float = 120) -> None:
-    until = time.monotonic() + timeout
-    while time.monotonic() < until:
-        try:
-            if study_figures(storage, run_id)["complete"] >= n:
-                return
-        except KeyError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("no trial completed in time")
 
 
 def _workers(data: str, url: str, run_id: str, n: int, *args: str) -> list[subprocess.Popen[str]]:
@@ -150,7 +145,7 @@ def part_workers(data: str, url: str) -> dict[str, Any]:
                                             "--sleep", "4"),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     others = _workers(data, url, run_id, 3, *common, "--sleep", "0.05")
-    number = _running_of(url, run_id, victim.pid)
+    number = running_trial_of(url, run_id, victim.pid)
     victim.send_signal(signal.SIGKILL)
     victim.communicate()
     outcomes = _outcomes(others)
@@ -163,25 +158,6 @@ def part_workers(data: str, url: str) -> dict[str, Any]:
               "finalizers": sum(o["finalized_here"] for o in outcomes)}
     log(f"workers kill one: {killed}")
     return {"four_by_fifty": plain, "one_killed": killed}
-
-
-def _running_of(url: str, run_id: str, pid: int, timeout: float = 120) -> int:
-    import optuna
-
-    from automl_bridge.engine.coordination import OWNER_ATTR
-
-    until = time.monotonic() + timeout
-    while time.monotonic() < until:
-        try:
-            study = optuna.load_study(study_name=run_id, storage=url)
-            for t in study.get_trials(deepcopy=False,
-                                      states=(optuna.trial.TrialState.RUNNING,)):
-                if (t.system_attrs.get(OWNER_ATTR) or {}).get("pid") == pid:
-                    return int(t.number)
-        except KeyError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("the victim never ran a trial")
 
 
 def part_throughput(data: str, url: str, trials: int, repeats: int,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from automl_bridge.testing.fit_child import study_figures
+from automl_bridge.testing.fit_child import running_trial_of, study_figures
 
 PG_URL = os.environ.get("AUTOML_BRIDGE_TEST_PG_URL")
 pytestmark = [pytest.mark.postgres,
@@ -51,27 +51,6 @@ def _outcome(proc: subprocess.Popen[str], timeout: float = 240) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def _running_trial_of(run_id: str, pid: int, timeout: float = 60) -> int:
-    """Wait until the process ``pid`` runs a trial of the run; its number."""
-    import optuna
-
-    from automl_bridge.engine.coordination import OWNER_ATTR
-
-    until = time.monotonic() + timeout
-    while time.monotonic() < until:
-        try:
-            study = optuna.load_study(study_name=run_id, storage=PG_URL)
-        except KeyError:
-            time.sleep(0.1)
-            continue
-        for t in study.get_trials(deepcopy=False,
-                                  states=(optuna.trial.TrialState.RUNNING,)):
-            if (t.system_attrs.get(OWNER_ATTR) or {}).get("pid") == pid:
-                return t.number
-        time.sleep(0.05)
-    raise AssertionError(f"process {pid} never ran a trial")
-
-
 def test_four_workers_share_an_exact_budget(train_csv: Path, tmp_path: Path) -> None:
     run_id = f"t4x50-{uuid.uuid4().hex[:8]}"
     procs = [_child(train_csv, run_id, "--mode", "work", "--max-trials", "200",
@@ -100,8 +79,8 @@ def test_killed_worker_loses_only_its_trial_which_is_retried_once(train_csv: Pat
     common = ("--mode", "work", "--max-trials", "24", "--heartbeat", "0.5")
     victim = _child(train_csv, run_id, *common, "--sleep", "5")  # long trials: killed in one
     others = [_child(train_csv, run_id, *common, "--sleep", "0.3") for _ in range(2)]
-    _running_trial_of(run_id, others[0].pid)
-    number = _running_trial_of(run_id, victim.pid)
+    running_trial_of(str(PG_URL), run_id, others[0].pid)
+    number = running_trial_of(str(PG_URL), run_id, victim.pid)
     victim.send_signal(signal.SIGKILL)
     victim.communicate()
     outcomes = [_outcome(p) for p in others]

@@ -11,12 +11,17 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from automl_bridge.testing.fit_child import child_command, kill_loop, sqlite_ok, study_figures
+from automl_bridge.testing.fit_child import (
+    child_command,
+    kill_loop,
+    sqlite_ok,
+    study_figures,
+    wait_for_complete,
+)
 
 
 @pytest.fixture(scope="module")
@@ -56,14 +61,7 @@ def test_signal_during_fit_interrupts_cleanly_and_resume_finishes(
     proc = subprocess.Popen(child_command(str(train_csv), storage, "sig", "--mode", "fit",
                                           *args), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    until = time.monotonic() + 90
-    while time.monotonic() < until:
-        try:
-            if study_figures(storage, "sig")["complete"] >= 2:
-                break
-        except KeyError:
-            pass
-        time.sleep(0.1)
+    wait_for_complete(storage, "sig", 2, timeout=90)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
     expected = 143 if sig == signal.SIGTERM else 130
@@ -97,14 +95,7 @@ def test_second_live_process_on_sqlite_is_refused(train_csv: Path, tmp_path: Pat
                                           "--max-trials", "40", "--sleep", "0.5"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        until = time.monotonic() + 90
-        while time.monotonic() < until:
-            try:
-                if study_figures(storage, "busy")["complete"] >= 1:
-                    break
-            except KeyError:
-                pass
-            time.sleep(0.1)
+        wait_for_complete(storage, "busy", 1, timeout=90)
         job = AutoMLJob(task="classification", target="target", max_trials=40,
                         time_budget_s=None, models=["linear"], search="random", seed=0
                         ).with_backend("local", storage=storage, run_id="busy", run_dir=None)

@@ -357,8 +357,8 @@ def test_scripted_cloud_failure_reason_is_redacted(small: pd.DataFrame, debug_lo
     assert_clean(*our_exception_texts(info.value), logged(debug_logs), *capfd.readouterr())
 
 
-def test_sagemaker_client_errors_are_redacted(small: pd.DataFrame, debug_logs: Any,
-                                              capfd: Any) -> None:
+def _sagemaker_access_denied(small: pd.DataFrame) -> AutoMLBridgeError:
+    """The error of a SageMaker run whose create call is refused with the canary text."""
     from automl_bridge.testing.fakes.sagemaker import fake_backend
 
     spec = JobSpec(target="y", task="classification", metric="roc_auc", time_budget_s=3600)
@@ -367,7 +367,13 @@ def test_sagemaker_client_errors_are_redacted(small: pd.DataFrame, debug_logs: A
                                  403)
     with pytest.raises(AutoMLBridgeError) as info:
         backend.run(spec, small)
-    assert_clean(*our_exception_texts(info.value), logged(debug_logs), *capfd.readouterr())
+    return info.value
+
+
+def test_sagemaker_client_errors_are_redacted(small: pd.DataFrame, debug_logs: Any,
+                                              capfd: Any) -> None:
+    error = _sagemaker_access_denied(small)
+    assert_clean(*our_exception_texts(error), logged(debug_logs), *capfd.readouterr())
 
 
 def test_sagemaker_failed_job_and_result_are_redacted(small: pd.DataFrame, debug_logs: Any,
@@ -560,12 +566,4 @@ def test_yaml_overrides_are_loaded_safely(tmp_path: Path) -> None:
 
 
 def test_sdk_error_in_the_cause_chain_is_clean(small: pd.DataFrame) -> None:
-    from automl_bridge.testing.fakes.sagemaker import fake_backend
-
-    spec = JobSpec(target="y", task="classification", metric="roc_auc", time_budget_s=3600)
-    backend = fake_backend("completed", run_id="r1")
-    backend.adapter.sm.fail_next("create_auto_ml_job_v2", "AccessDeniedException", CANARY_TEXT,
-                                 403)
-    with pytest.raises(AutoMLBridgeError) as info:
-        backend.run(spec, small)
-    assert_clean(*exception_texts(info.value))
+    assert_clean(*exception_texts(_sagemaker_access_denied(small)))

@@ -131,6 +131,47 @@ def study_figures(storage: str, run_id: str) -> dict[str, Any]:
     }
 
 
+def wait_for_complete(storage: str, run_id: str, n: int, timeout: float = 120) -> None:
+    """Wait until the run has at least ``n`` complete trials.
+
+    Raises:
+        TimeoutError: not within ``timeout`` seconds.
+    """
+    until = time.monotonic() + timeout
+    while time.monotonic() < until:
+        try:
+            if study_figures(storage, run_id)["complete"] >= n:
+                return
+        except KeyError:
+            pass  # the run is not created yet
+        time.sleep(0.05)
+    raise TimeoutError(f"the run {run_id!r} did not complete {n} trials in {timeout:g} s")
+
+
+def running_trial_of(storage: str, run_id: str, pid: int, timeout: float = 120) -> int:
+    """Wait until the process ``pid`` runs a trial of the run (shared storage); its number.
+
+    Raises:
+        TimeoutError: not within ``timeout`` seconds.
+    """
+    import optuna
+
+    from automl_bridge.engine.coordination import OWNER_ATTR
+
+    until = time.monotonic() + timeout
+    while time.monotonic() < until:
+        try:
+            study = optuna.load_study(study_name=run_id, storage=storage)
+            for t in study.get_trials(deepcopy=False,
+                                      states=(optuna.trial.TrialState.RUNNING,)):
+                if (t.system_attrs.get(OWNER_ATTR) or {}).get("pid") == pid:
+                    return int(t.number)
+        except KeyError:
+            pass  # the run is not created yet
+        time.sleep(0.05)
+    raise TimeoutError(f"process {pid} ran no trial of {run_id!r} in {timeout:g} s")
+
+
 def child_command(data: str, storage: str, run_id: str, *args: str) -> list[str]:
     """The command line of one child run."""
     return [sys.executable, "-m", "automl_bridge.testing.fit_child", "--data", data,
